@@ -1,0 +1,1 @@
+"""Events: CloudEvents in, stored, routed to services; correlation ids; the event catalog."""
