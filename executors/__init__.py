@@ -1,0 +1,38 @@
+"""Executors: running a service's steps (notebooks, scripts, SQL) under outside control.
+
+    from executors import run, RunRequest
+    outcome = run(request, listener, cancel)      # -> RunOutcome
+
+Step runners are registered by file suffix, papermill-style; a kernel pool or a container
+runner plugs in with ``register(".ipynb", MyRunner())`` without touching callers::
+
+    register(suffix, runner)      runner_for(path) -> StepRunner | raises UnknownStepType
+
+Exceptions::
+
+    studio.errors.StepError
+     └── UnknownStepType        no runner for a file's suffix ("No step runner for '.r' files; ...")
+"""
+
+from __future__ import annotations
+
+from executors._notebook import NotebookRunner
+from executors._redact import MASK, Redactor
+from executors._run import run
+from executors._runner import StepResult, StepRunner, UnknownStepType, known_suffixes, register, runner_for
+from executors._script import ScriptRunner
+from executors._sql import SqlRunner
+from executors._context import RunContext
+from executors.base import (
+    Cancel, RunListener, RunOutcome, RunRequest, RunStatus, StepOutcome, StepStatus,
+)
+
+__all__ = [
+    "run", "register", "runner_for", "known_suffixes", "StepRunner", "StepResult", "RunContext",
+    "UnknownStepType", "NotebookRunner", "ScriptRunner", "SqlRunner", "Redactor", "MASK",
+    "RunRequest", "RunListener", "RunOutcome", "RunStatus", "StepOutcome", "StepStatus", "Cancel",
+]
+
+register(".ipynb", NotebookRunner())
+register(".py", ScriptRunner())
+register(".sql", SqlRunner())

@@ -1,0 +1,163 @@
+"""``.ipynb`` steps: papermill in a worker process per step, supervised from outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from executors._context import RunContext
+from executors._process import kill_tree, supervise
+from executors._runner import StepResult, StepRunner
+from executors.base import StepStatus
+
+
+class _Live:
+    """Turns the worker's pipe messages into log records and output-budget spending."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.kernel_pid: int | None = None
+        self.cell: int | None = None            # executed-notebook index of the running cell
+        self.source_cell: int | None = None
+        self.result: dict[str, Any] | None = None
+        self._pending: dict[str, str] = {}
+
+    def read(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            for raw in pipe:
+                try:
+                    self.handle(json.loads(raw))
+                except ValueError:
+                    continue
+        self.flush()
+
+    def handle(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("t")
+        if kind == "out":
+            text = msg.get("text", "")
+            if not self.ctx.budget.spend(len(text.encode("utf-8", errors="replace"))):
+                return
+            self._lines(msg.get("name", "stdout"), text)
+        elif kind == "data":
+            if self.ctx.budget.spend(int(msg.get("bytes", 0))) and msg.get("text"):
+                for line in str(msg["text"]).splitlines():
+                    self.ctx.log("stdout", line)
+        elif kind == "cell":
+            self.cell, self.source_cell = msg.get("index"), msg.get("source_index")
+        elif kind == "exit":
+            self.ctx.emit({"kind": "log", "stream": "executor", "level": "INFO",
+                           "message": f"notebook stopped by exit() in cell {msg.get('cell')}"})
+        elif kind == "log":
+            self.ctx.emit({"kind": "log", "stream": "executor", "level": msg.get("level", "INFO"),
+                           "message": str(msg.get("message", ""))})
+        elif kind == "kernel":
+            self.kernel_pid = msg.get("pid")
+        elif kind == "result":
+            self.result = msg
+
+    def _lines(self, stream: str, text: str) -> None:
+        stream = "stderr" if stream == "stderr" else "stdout"
+        *lines, rest = (self._pending.get(stream, "") + text).split("\n")
+        self._pending[stream] = rest
+        for line in lines:
+            self.ctx.log(stream, line)
+
+    def flush(self) -> None:
+        for stream, rest in self._pending.items():
+            if rest:
+                self.ctx.log(stream, rest)
+        self._pending.clear()
+
+
+def _source_cell(nb_path: Path, index: int | None) -> int | None:
+    """Map an executed-notebook cell index to the author's notebook (minus injected cells)."""
+    if index is None:
+        return None
+    try:
+        cells = json.loads(nb_path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return index
+    injected = sum(1 for c in cells[:index] if "injected-parameters" in c.get("metadata", {}).get("tags", []))
+    return index - injected
+
+
+class NotebookRunner(StepRunner):
+    """Runs a notebook with papermill in ``python -m executors._worker`` (its own kernel)."""
+
+    suffix = ".ipynb"
+
+    def command(self, job_file: Path, fd: int) -> list[str]:
+        return [sys.executable, "-m", "executors._worker", str(job_file), str(fd)]
+
+    def execute(self, step: str, path: Path, ctx: RunContext) -> StepResult:
+        raw = ctx.private_dir / "notebooks" / step
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        job = {"input": str(path), "output": str(raw), "params": ctx.request.params,
+               "kernel": ctx.request.kernel, "cwd": str(ctx.workdir)}
+        job_file = ctx.private_dir / f"job-{abs(hash(step))}.json"
+        job_file.write_text(json.dumps(job, default=str), encoding="utf-8")
+        live = _Live(ctx)
+        read_fd, write_fd = os.pipe()
+        reader = threading.Thread(target=live.read, args=(read_fd,), daemon=True)
+        try:
+            exit_ = supervise(
+                self.command(job_file, write_fd), cwd=str(ctx.workdir), env=ctx.step_env(),
+                deadline=ctx.deadline, cancel=ctx.cancel, budget=ctx.budget,
+                on_stdout=lambda line: ctx.log("stdout", line),
+                on_stderr=lambda line: _stderr(ctx, line),
+                pass_fds=(write_fd,), extra_readers=(reader,),
+                # stdout/stderr pumps run first; the pipe writer must close in the parent
+                # right after the child started, or the reader never sees EOF.
+                after_start=lambda: os.close(write_fd),
+            )
+        finally:
+            if live.kernel_pid:  # a kernel orphaned by a dead worker
+                kill_tree(live.kernel_pid, grace=0)
+            reader.join(timeout=2)
+        return self._result(live, exit_, raw)
+
+    def _result(self, live: _Live, exit_: Any, raw: Path) -> StepResult:
+        notebook = raw if raw.is_file() else None
+        cell = _source_cell(raw, live.cell) if live.source_cell is None else live.source_cell
+        if exit_.stopped is not None:
+            where = f"in cell {cell}" if cell is not None else None
+            return StepResult(stopped=exit_.stopped, error=where, failed_cell=cell, notebook=notebook)
+        res = live.result
+        if res is None:
+            return StepResult(StepStatus.failed, notebook=notebook, failed_cell=cell,
+                              error=f"notebook worker exited with code {exit_.returncode} before reporting")
+        if res["status"] == "completed":
+            if res.get("kind") == "exit":
+                live.ctx.emit({"kind": "log", "stream": "executor", "level": "INFO",
+                               "message": f"notebook stopped by sys.exit() in cell {_source_cell(raw, res.get('cell'))}"})
+            return StepResult(StepStatus.completed, notebook=notebook)
+        index = res.get("cell")
+        cell = _source_cell(raw, index) if index is not None else cell
+        kind = res.get("kind")
+        if kind == "dead":
+            error = f"kernel died while running cell {cell}"
+        elif kind == "error":
+            ename, evalue = res.get("ename"), res.get("evalue")
+            error = f"cell {cell} raised {ename}: {evalue}" if evalue else f"cell {cell} raised {ename}"
+        else:
+            error = f"notebook could not run: {res.get('ename')}: {res.get('evalue')}"
+        return StepResult(StepStatus.failed, error=error, failed_cell=cell,
+                          traceback=_strip_ansi(res.get("traceback") or "") or None, notebook=notebook)
+
+
+def _stderr(ctx: RunContext, line: str) -> None:
+    """Kernel/worker stderr; the kernel's own start-up warnings are not the notebook's errors."""
+    if line.startswith("[IPKernelApp] WARNING"):
+        ctx.emit({"kind": "log", "stream": "stderr", "level": "WARNING", "message": line})
+    else:
+        ctx.log("stderr", line)
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
