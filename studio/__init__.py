@@ -12,7 +12,7 @@ __all__ = ["context", "__version__"]
 
 def __getattr__(name: str):  # lazy so `import studio` stays cheap inside kernels
     if name == "context":
-        from studio import context as _context
+        import importlib
 
-        return _context
+        return importlib.import_module("studio.context")
     raise AttributeError(name)

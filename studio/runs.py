@@ -195,8 +195,10 @@ def steps_of(catalog: Catalog, execution_id: str) -> list[Step]:
 
 
 def emitted_events(catalog: Catalog, execution_id: str) -> list[Event]:
+    """Events the run itself sent (the studio's own lifecycle events about it excluded)."""
     with catalog.session() as s:
-        return list(s.scalars(select(Event).where(Event.execution_id == execution_id).order_by(Event.seq)))
+        return list(s.scalars(select(Event).where(Event.execution_id == execution_id,
+                                                  Event.type.not_like("studio.execution.%")).order_by(Event.seq)))
 
 
 def logs(catalog: Catalog, execution_id: str | None = None, *, after_id: int = 0, limit: int = 1000,

@@ -1,0 +1,81 @@
+"""``studio up``: the web role (REST API + Panel dashboard on one port) and the other roles.
+
+The web role serves FastAPI with the dashboard mounted through Panel's FastAPI integration,
+so the API, the dashboard and the forms share one port and one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from studio.roles import ROLES, start_roles
+from studio.workspace import Workspace
+
+log = logging.getLogger("studio.server")
+
+
+def watch_projects(ws: Workspace, stop: threading.Event) -> None:
+    """Pick up changes on disk while the studio runs (no restart): re-sync on every change."""
+    from watchfiles import watch
+
+    paths = [Path(p.path) for p in ws.projects() if Path(p.path).is_dir()]
+    if not paths:
+        return
+    for _changes in watch(*paths, stop_event=stop, debounce=300, yield_on_timeout=False, raise_interrupt=False):
+        try:
+            ws.sync()
+        except Exception:
+            log.exception("re-reading the projects failed")
+
+
+def build_web_app(ws: Workspace):  # -> FastAPI
+    from studio.api import create_app
+
+    app = create_app(ws)
+    try:
+        from studio.dashboard import mount
+    except ImportError:   # the dashboard ships with the package; an API-only build still serves
+        log.warning("dashboard not available; serving the API only")
+    else:
+        mount(app, ws)
+    return app
+
+
+def serve(ws: Workspace, roles: list[str] | None = None, host: str | None = None, port: int | None = None) -> None:
+    roles = roles or list(ROLES)
+    host = host or ws.settings.host
+    port = port or ws.settings.port
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    ws.sync()
+    background = [r for r in roles if r != "web"]
+    threads = start_roles(ws, background, stop)
+    watcher = threading.Thread(target=watch_projects, args=(ws, stop), name="watcher", daemon=True)
+    watcher.start()
+    services = ws.services()
+    click.echo(f"studio up: roles {', '.join(roles)}; {len(services)} service(s) in {len(ws.projects())} project(s)")
+    for svc in services:
+        if svc.problems:
+            click.echo(f"  ! {svc.key}: {svc.problem_text()}", err=True)
+    try:
+        if "web" in roles:
+            import uvicorn
+
+            app = build_web_app(ws)
+            click.echo(f"dashboard and API on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
+            uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio")
+        else:
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            try:
+                stop.wait()
+            except KeyboardInterrupt:
+                pass
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
