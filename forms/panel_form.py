@@ -54,6 +54,7 @@ class FormView(pn.viewable.Viewer):
         self._helps: dict[str, pn.pane.HTML] = {}
         self._paths: dict[str, str | None] = {}  # file fields: the path kept from a prefill
         self._problems: dict[str, str] = {}
+        self._unshowable: dict[str, str] = {}  # saved values prefill could not put in a widget
         self._shown: set[str] = set()  # fields whose message is visible (changed or submitted)
         self._quiet = True
         rows = []
@@ -121,8 +122,9 @@ class FormView(pn.viewable.Viewer):
             try:
                 self._set(f, widget, value)
             except (ValueError, TypeError) as exc:
-                self._problems[name] = f"cannot show the saved value {value!r}: {exc}"
+                self._unshowable[name] = f"cannot show the saved value {value!r}: {exc}"
                 self._shown.add(name)
+                self._check(name)
                 self._refresh()
 
     def submit(self) -> dict[str, Any] | None:
@@ -151,6 +153,7 @@ class FormView(pn.viewable.Viewer):
     # -- internals -----------------------------------------------------------------
 
     def _changed(self, name: str) -> None:
+        self._unshowable.pop(name, None)  # the user (or a prefill) put a new value in
         self._check(name)
         if not self._quiet:
             self._shown.add(name)
@@ -159,6 +162,9 @@ class FormView(pn.viewable.Viewer):
 
     def _check(self, name: str) -> None:
         f = self.form.field(name)
+        if name in self._unshowable:
+            self._problems[name] = self._unshowable[name]
+            return
         try:
             self.form.validate_field(name, self._raw(f))
         except _BadInput as exc:
