@@ -11,9 +11,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import nbformat
-import papermill
-
 from forms._values import Refused, check_value
 from forms.model import Field, Form, parse_form
 
@@ -32,10 +29,14 @@ def infer_form(notebook_path: str | Path) -> Form | None:
     annotation, else from the default's value; a default that is not a literal
     (``date.today()``) is left to the notebook. Inline ``# comments`` become descriptions.
     """
+    import nbformat  # imported here: `import forms` stays cheap for the API and kernels
+
     path = str(notebook_path)
     nb = nbformat.read(path, as_version=4)
     if not any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in nb.cells):
         return None
+    import papermill
+
     inspected = papermill.inspect_notebook(path)
     fields = [_field(p) for p in inspected.values()]
     return parse_form({"fields": [f for f in fields if f is not None]}, file=path)
@@ -73,4 +74,4 @@ def _type_from_annotation(annotation: str) -> str | None:
     if match:
         text = next(g for g in match.groups() if g is not None).strip()
     base = text.split("[", 1)[0].rsplit(".", 1)[-1].lower()
-    return _TYPES.get(base, "json" if base in ("any", "list", "dict", "sequence", "mapping") else None)
+    return _TYPES.get(base, "json" if base in ("any", "sequence", "mapping") else None)
