@@ -117,11 +117,20 @@ class RunContext:
             self.listener.record(record)
 
     def log(self, stream: str, message: str) -> None:
+        """A captured output line. The outbox is read first: a secret the step stored just
+        before printing it must already be known to the redactor."""
+        self.drain_outbox(only_if_grown=True)
         level = "ERROR" if stream == "stderr" else "INFO"
         self.emit({"kind": "log", "stream": stream, "level": level, "message": message})
 
-    def drain_outbox(self) -> None:
+    def drain_outbox(self, only_if_grown: bool = False) -> None:
         """Read the outbox's new complete lines; apply and forward each record."""
+        if only_if_grown:
+            try:
+                if os.stat(self.outbox).st_size <= self._outbox_offset:
+                    return
+            except OSError:
+                return
         with self._outbox_lock:
             with self.outbox.open("rb") as handle:
                 handle.seek(self._outbox_offset)

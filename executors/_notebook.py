@@ -50,7 +50,7 @@ class _Live:
             self.cell, self.source_cell = msg.get("index"), msg.get("source_index")
         elif kind == "exit":
             self.ctx.emit({"kind": "log", "stream": "executor", "level": "INFO",
-                           "message": f"notebook stopped by exit() in cell {msg.get('cell')}"})
+                           "message": f"notebook stopped by {msg.get('how', 'exit()')} in cell {msg.get('cell')}"})
         elif kind == "log":
             self.ctx.emit({"kind": "log", "stream": "executor", "level": msg.get("level", "INFO"),
                            "message": str(msg.get("message", ""))})
@@ -131,9 +131,6 @@ class NotebookRunner(StepRunner):
             return StepResult(StepStatus.failed, notebook=notebook, failed_cell=cell,
                               error=f"notebook worker exited with code {exit_.returncode} before reporting")
         if res["status"] == "completed":
-            if res.get("kind") == "exit":
-                live.ctx.emit({"kind": "log", "stream": "executor", "level": "INFO",
-                               "message": f"notebook stopped by sys.exit() in cell {_source_cell(raw, res.get('cell'))}"})
             return StepResult(StepStatus.completed, notebook=notebook)
         index = res.get("cell")
         cell = _source_cell(raw, index) if index is not None else cell

@@ -35,6 +35,8 @@ def render(template: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     values: dict[str, Any] = {}
 
     def bind(value: Any) -> str:
+        if isinstance(value, jinja2.Undefined):
+            str(value)  # StrictUndefined raises UndefinedError naming the missing parameter
         name = f"p{len(values)}"
         values[name] = value
         return f":{name}"

@@ -86,12 +86,14 @@ def install_engine(channel: Channel) -> None:
                     self.nb_man.cell_start(cell, index)
                     self.execute_cell(cell, index)
                 except CellExecutionError as ex:
+                    if ex.ename == "SystemExit" and ex.evalue.strip() in ("", "0", "None"):
+                        channel.send(t="exit", cell=_source_index(self.nb, index), how="sys.exit()")
                     self.nb_man.cell_exception(self.nb.cells[index], cell_index=index, exception=ex)
                     break
                 finally:
                     self.nb_man.cell_complete(self.nb.cells[index], cell_index=index)
                 if self.exit_requested is not None:
-                    channel.send(t="exit", cell=_source_index(self.nb, index))
+                    channel.send(t="exit", cell=_source_index(self.nb, index), how="exit()")
                     break
 
         def process_message(self, *args: Any, **kwargs: Any) -> Any:
