@@ -101,7 +101,7 @@ def fields(draw: st.DrawFn) -> dict[str, Any]:
 
 def candidates(spec: dict[str, Any]) -> st.SearchStrategy[Any]:
     """Values near the field's rules: in and out of range, choices and non-choices, junk."""
-    near: list[st.SearchStrategy[Any]] = [JSON]
+    near: list[st.SearchStrategy[Any]] = [JSON, st.sampled_from(["", " ", "\n", "a", 0, [], {}])]
     if spec["type"] in ("int", "float"):
         near.append(NUMBER)
         near += [st.just(spec[k]) for k in ("min", "max") if k in spec]
@@ -112,7 +112,7 @@ def candidates(spec: dict[str, Any]) -> st.SearchStrategy[Any]:
     return st.one_of(near)
 
 
-COMMON = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+COMMON = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @COMMON
