@@ -323,7 +323,8 @@ def reap_lost(ws: Workspace) -> list[str]:
         for row in expired:
             changed = s.execute(update(Execution).where(
                 Execution.id == row.id, Execution.status == "running", Execution.lease_expires_at < now,
-            ).values(status="lost", finished_at=now, error="its executor stopped renewing the lease")).rowcount
+            ).values(status="lost", finished_at=now, error="its executor stopped renewing the lease")
+                .execution_options(synchronize_session=False)).rowcount
             if changed:
                 lost.append(row.id)
     for execution_id in lost:

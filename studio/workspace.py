@@ -34,7 +34,7 @@ port = {port}
 """
 
 
-def init_workspace(home: Path, with_examples: bool = True) -> Path:
+def init_workspace(home: Path, with_examples: bool = True, **overrides: Any) -> Path:
     """Create a workspace in ``home`` (idempotent): settings, data folder, key, example project."""
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -42,7 +42,7 @@ def init_workspace(home: Path, with_examples: bool = True) -> Path:
     if not settings_file.exists():
         settings_file.write_text(SETTINGS_TEMPLATE.format(port=defaults.PORT))
     (home / ".gitignore").write_text(f"{defaults.DATA_DIR}/\n**/.studio-local.json\n**/secrets.json\n")
-    ws = Workspace.open(home)
+    ws = Workspace.open(home, **overrides)
     try:
         if with_examples and not ws.projects():
             target = home / "projects" / defaults.EXAMPLES_PROJECT

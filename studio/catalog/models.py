@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
-    Text, UniqueConstraint,
+    Text, TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -34,25 +34,25 @@ class Base(DeclarativeBase):
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
-class UTCDateTime(DateTime):
-    """DateTime that always comes back timezone-aware (SQLite forgets the zone)."""
+class UTCDateTime(TypeDecorator):
+    """DateTime that is stored as UTC and always comes back timezone-aware (SQLite forgets zones)."""
 
+    impl = DateTime(timezone=True)
     cache_ok = True
 
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
-
-    def result_processor(self, dialect, coltype):  # type: ignore[no-untyped-def]
-        parent = super().result_processor(dialect, coltype)
-
-        def process(value: Any) -> Any:
-            if parent is not None:
-                value = parent(value)
-            if isinstance(value, datetime) and value.tzinfo is None:
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
                 value = value.replace(tzinfo=timezone.utc)
-            return value
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":   # stored naive, always UTC, so text comparison orders correctly
+                value = value.replace(tzinfo=None)
+        return value
 
-        return process
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
 
 
 Time = UTCDateTime

@@ -1,0 +1,129 @@
+"""Shared fixtures: workspaces on SQLite and PostgreSQL, service folders built in tests.
+
+PostgreSQL tests use a fresh database per test on 127.0.0.1:5432 (CI has it); they skip,
+saying so, only when no server answers there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("STUDIO_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_available() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
+            return None
+    except Exception as exc:  # the reason is shown in the skip message
+        return str(exc).splitlines()[0]
+
+
+_PG_PROBLEM: str | None | bool = False
+
+
+def pg_problem() -> str | None:
+    global _PG_PROBLEM
+    if _PG_PROBLEM is False:
+        _PG_PROBLEM = _pg_available()
+    return _PG_PROBLEM  # type: ignore[return-value]
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database; dropped afterwards."""
+    problem = pg_problem()
+    if problem:
+        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432 ({problem})")
+    import psycopg
+
+    name = f"studio_test_{uuid.uuid4().hex[:10]}"
+    admin = PG_ADMIN_URL.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Runs the test once on SQLite and once on PostgreSQL; sets STUDIO_DATABASE_URL for the CLI too."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_database")
+        monkeypatch.setenv("STUDIO_DATABASE_URL", url)
+        return url
+    monkeypatch.delenv("STUDIO_DATABASE_URL", raising=False)
+    return ""
+
+
+def notebook(*cells: str, parameters: str | None = None) -> str:
+    """A notebook's JSON: an optional `parameters`-tagged cell, then code cells."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    if parameters is not None:
+        cell = nbformat.v4.new_code_cell(parameters)
+        cell.metadata["tags"] = ["parameters"]
+        nb.cells.append(cell)
+    nb.cells.extend(nbformat.v4.new_code_cell(src) for src in cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nbformat.writes(nb)
+
+
+def write_service(project: Path, name: str, files: dict[str, Any]) -> Path:
+    """A service folder; dict/list values are written as JSON."""
+    folder = project / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for file, content in files.items():
+        text = json.dumps(content) if isinstance(content, (dict, list)) else content
+        (folder / file).write_text(text)
+    return folder
+
+
+@pytest.fixture
+def make_workspace(tmp_path: Path, backend: str) -> Iterator[Callable[..., Any]]:
+    """Build a workspace with project 'demo' holding the given services; yields an open Workspace."""
+    from studio.workspace import Workspace, init_workspace
+
+    opened: list[Any] = []
+
+    def build(services: dict[str, dict[str, Any]] | None = None) -> Any:
+        home = tmp_path / "home"
+        project = tmp_path / "demo"
+        project.mkdir(exist_ok=True)
+        for name, files in (services or {}).items():
+            write_service(project, name, files)
+        init_workspace(home, with_examples=False)
+        ws = Workspace.open(home)
+        if not any(p.name == "demo" for p in ws.projects()):
+            ws.add_project("demo", project)
+        opened.append(ws)
+        return ws
+
+    yield build
+    for ws in opened:
+        ws.close()
+
+
+def run_now(ws: Any, service: str, params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """Start an execution and run it to its end in this process; returns the final row."""
+    from studio import runs
+    from studio.executor import Executor, claim
+
+    svc = ws.service(service)
+    execution = runs.start(ws, svc, params or {}, **kwargs)
+    claimed = claim(ws, execution.id, "test-executor")
+    assert claimed is not None
+    return Executor(ws, owner="test-executor").run_claimed(claimed)
