@@ -58,7 +58,8 @@ Backends and their URL options (query string):
   group.id = group, no auto commit; ``ack`` commits the lowest contiguous acked offset of the
   partition, so out-of-order acks never skip an unacked message. Options: ``partitions``,
   ``replication_factor``, ``session_timeout_ms`` (10000), ``max_poll_interval_ms``
-  (3900000), ``idempotence`` (auto|true|false), and ``kafka.<librdkafka key>=value``.
+  (3900000), ``idempotence`` (auto|true|false), and ``kafka.<librdkafka key>=value``
+  (both clients), ``consumer.<key>=value``, ``producer.<key>=value``.
 
 Exceptions::
 

@@ -85,13 +85,18 @@ class KafkaBus(EventBus):
         if self.idempotence not in ("auto", "true", "false"):
             raise ConfigError(f"Bus option 'idempotence' must be auto, true or false, not {self.idempotence!r}")
         self.extra: dict[str, str] = {}
+        self.only: dict[str, dict[str, str]] = {"consumer": {}, "producer": {}}
         if "?" in base:
             from urllib.parse import parse_qsl
 
             for key, value in parse_qsl(base.split("?", 1)[1]):
-                if not key.startswith("kafka."):
+                prefix, _, name = key.partition(".")
+                if prefix == "kafka" and name:
+                    self.extra[name] = value
+                elif prefix in self.only and name:
+                    self.only[prefix][name] = value
+                else:
                     raise ConfigError(f"Unknown Kafka bus option {key!r} in {url!r}")
-                self.extra[key[len("kafka."):]] = value
         self.common = {"bootstrap.servers": hosts, **self.extra}
         self._admin = AdminClient({"bootstrap.servers": hosts})
         self._lock = threading.Lock()
@@ -128,6 +133,7 @@ class KafkaBus(EventBus):
                 "enable.idempotence": self._idempotent,
                 "partitioner": "murmur2_random",  # the Java client's: same key, same partition
                 "linger.ms": 0,  # publish waits for the flush anyway; batching only adds latency
+                **self.only["producer"],
             })
         return self._producer
 
@@ -214,6 +220,8 @@ class KafkaConsumer(Consumer):
             "session.timeout.ms": bus.session_ms,
             "heartbeat.interval.ms": max(100, bus.session_ms // 3),
             "max.poll.interval.ms": max(bus.max_poll_ms, bus.session_ms),
+            "fetch.wait.max.ms": 100,  # an idle fetch returns within this; bounds latency on Tansu
+            **bus.only["consumer"],
         })
         self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
                                  on_lost=self._on_revoke)

@@ -27,7 +27,8 @@ import time
 import uuid
 import weakref
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -143,7 +144,11 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     def _begin(conn: sa.Connection) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then
         # writes, fails with SQLITE_BUSY when another writer committed in between.
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
+        opts = conn.get_execution_options()
+        # Claims and lease renewals need not survive power loss (a lost claim only means a
+        # redelivery), so they skip the fsync; the next FULL commit syncs the WAL up to it.
+        conn.exec_driver_sql(f"PRAGMA synchronous={'NORMAL' if opts.get('lazy_commit') else 'FULL'}")
+        conn.exec_driver_sql("BEGIN" if opts.get("read_only") else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -234,6 +239,14 @@ class TableBus(EventBus):
         self._closed = True
         self.engine.dispose()
 
+    @contextmanager
+    def lazy_begin(self) -> Iterator[sa.Connection]:
+        """A write transaction whose commit may be lost on power failure (claims, leases)."""
+        with self.engine.connect().execution_options(lazy_commit=True) as conn, conn.begin():
+            if self.is_pg:
+                conn.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+            yield conn
+
     def _insert_ignore(self, table: sa.Table) -> Any:
         mod = pg_dialect if self.is_pg else sqlite_dialect
         return mod.insert(table).on_conflict_do_nothing()
@@ -294,7 +307,7 @@ class TableConsumer(Consumer):
             claimable = conn.execute(self._eligible(now).limit(1)).first() is not None
         if not claimable and self._cursors_ready and max_id <= self._seen_max:
             return []
-        with bus.engine.begin() as conn:
+        with bus.lazy_begin() as conn:
             self._materialize(conn, max_id)
             query = self._eligible(now).limit(limit)
             if bus.is_pg:
@@ -370,7 +383,7 @@ class TableConsumer(Consumer):
             if not held:
                 continue
             try:
-                with self.bus.engine.begin() as conn:
+                with self.bus.lazy_begin() as conn:
                     conn.execute(
                         p.update().where(p.c.grp == self.group, p.c.claimed_by == self.member)
                         .values(claimed_until=time.time() + self.bus.visibility_timeout)

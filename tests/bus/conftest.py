@@ -74,7 +74,7 @@ def bus_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
         engine.dispose()
     else:
         broker: TansuBroker = request.getfixturevalue("tansu")
-        yield f"{broker.url}?session_timeout_ms=2000&partitions=3&kafka.fetch.wait.max.ms=10"
+        yield f"{broker.url}?session_timeout_ms=2000&partitions=3&consumer.fetch.wait.max.ms=10"
 
 
 @pytest.fixture
