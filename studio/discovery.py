@@ -102,9 +102,13 @@ def _check_notebooks(folder: Path, steps: list[str], problems: list[Problem]) ->
         if path.suffix != ".ipynb" or not path.is_file():
             continue
         try:
+            import warnings
+
             import nbformat
 
-            nbformat.validate(nbformat.read(path, as_version=4))
+            with warnings.catch_warnings():   # old notebooks without cell ids are fine to run
+                warnings.simplefilter("ignore")
+                nbformat.validate(nbformat.read(path, as_version=4))
         except Exception as exc:  # unreadable notebook: report it, keep loading the others
             problems.append(Problem(str(path), "steps", f"unreadable notebook: {str(exc).splitlines()[0]}"))
 

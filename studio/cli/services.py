@@ -68,19 +68,20 @@ def service(ctx: click.Context, name: str, as_json: bool) -> None:
     emit(record, as_json, human)
 
 
-NOTEBOOK = {
-    "cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": ["# {name}\n", "\n", "Describe what this service does."]},
-        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "execution_count": None, "outputs": [],
-         "source": ["# Parameters: the form, events and `studio run -p` fill these in.\n", "name = \"world\""]},
-        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-         "source": ["from studio import context\n", "\n", "context.log.info(f\"hello {name}\")\n",
-                    "print(f\"Hello, {name}!\")"]},
-    ],
-    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                 "language_info": {"name": "python"}},
-    "nbformat": 4, "nbformat_minor": 5,
-}
+def scaffold_notebook(name: str) -> str:
+    """A starter notebook: a title, a `parameters`-tagged cell, a cell using the context API."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('# Parameters: the form, events and `studio run -p` fill these in.\nname = "world"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(f"# {name}\n\nDescribe what this service does."),
+        params,
+        nbformat.v4.new_code_cell('from studio import context\n\ncontext.log.info(f"hello {name}")\nprint(f"Hello, {name}!")'),
+    ]
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    return nbformat.writes(nb)
 
 
 @click.command()
@@ -103,8 +104,7 @@ def new(ctx: click.Context, name: str, project_name: str | None) -> None:
     if folder.exists():
         raise StudioError(f"{folder} already exists; pick another name")
     folder.mkdir(parents=True)
-    notebook = json.loads(json.dumps(NOTEBOOK).replace("{name}", name))
-    (folder / f"{name}.ipynb").write_text(json.dumps(notebook, indent=1))
+    (folder / f"{name}.ipynb").write_text(scaffold_notebook(name))
     (folder / "manifest.json").write_text(json.dumps({
         "description": f"{name}: describe me", "tags": [], "trigger_events": [], "output_events": [],
         "allow_manual_triggering": True, "active": True,
