@@ -132,3 +132,10 @@ def test_webhook_non_json_is_a_clear_error(one_stored):
     with pytest.raises(ValidationFailed, match="invalid webhook body: .*not valid JSON"):
         receive_webhook(one_stored, token, b"hello=world")
     assert stored(one_stored) == 1
+
+
+def test_public_api_is_all():
+    import studio.events as events
+
+    for name in events.__all__:
+        assert getattr(events, name) is not None
