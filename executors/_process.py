@@ -52,13 +52,15 @@ def kill_tree(pid: int, grace: float = TERM_GRACE) -> None:
             proc.send_signal(signal.SIGKILL if grace <= 0 else signal.SIGTERM)
         except psutil.NoSuchProcess:
             pass
-    _, alive = psutil.wait_procs(procs, timeout=grace)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=2)
+    if grace > 0:
+        _, alive = psutil.wait_procs(procs, timeout=grace)
+        for proc in alive:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+    # No waiting after SIGKILL: it cannot be ignored, and an orphaned kernel may stay a
+    # zombie until init reaps it, which would only make cancel slow.
     try:  # anything left in the worker's own session (grandchildren that reparented)
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -169,7 +171,7 @@ def supervise(
         except (ProcessLookupError, PermissionError):
             pass
         for reader in readers:
-            reader.join(timeout=2)
+            reader.join(timeout=2 if stopped is None else 0.5)
     if stopped is None and budget.exceeded:
         stopped = StopReason.output
     return Exit(proc.returncode, stopped)

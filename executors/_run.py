@@ -6,7 +6,7 @@ import threading
 
 from executors._context import RunContext, now
 from executors._process import StopReason
-from executors._runner import UnknownStepType, runner_for
+from executors._runner import UnknownStepType, runner_for, warm_up
 from executors.base import RunListener, RunOutcome, RunRequest, RunStatus, StepOutcome, StepStatus
 
 
@@ -16,6 +16,7 @@ def run(request: RunRequest, listener: RunListener, cancel: threading.Event) -> 
     A failed step makes the remaining ones ``skipped``; a file type without a runner is
     ``unprocessed``; a cancel or the deadline stops the current step and skips the rest.
     """
+    warm_up()
     ctx = RunContext(request, listener, cancel)
     outcomes: list[StepOutcome] = []
     status, error = RunStatus.completed, None

@@ -8,6 +8,7 @@ executed notebook (``<step>.ipynb`` + ``<step>.html``) into the output folder.
 
 from __future__ import annotations
 
+import threading
 import traceback as tb
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,9 @@ class StepRunner:
             result.error = ctx.stop_message(result.stopped) + (f" ({result.error})" if result.error else "")
         if result.notebook is not None and result.notebook.is_file():
             try:
-                outcome.output_notebook, outcome.output_html = save_notebook(result.notebook, step, ctx)
+                # A cancelled run must end promptly: keep the notebook, skip the slower HTML.
+                html = result.stopped is not StopReason.cancelled
+                outcome.output_notebook, outcome.output_html = save_notebook(result.notebook, step, ctx, html)
             except Exception as exc:
                 ctx.log("stderr", f"could not save the output notebook: {exc!r}")
         outcome.status = result.status
@@ -105,7 +108,7 @@ def _truncate_outputs(nb: Any, limit: int) -> None:
                 left -= len(text)
 
 
-def save_notebook(raw: Path, step: str, ctx: RunContext) -> tuple[Path, Path | None]:
+def save_notebook(raw: Path, step: str, ctx: RunContext, html: bool = True) -> tuple[Path, Path | None]:
     """Redact the executed notebook and write ``<step>.ipynb`` and ``<step>.html``."""
     import nbformat
 
@@ -115,6 +118,8 @@ def save_notebook(raw: Path, step: str, ctx: RunContext) -> tuple[Path, Path | N
     ipynb = output_path(ctx, step, ".ipynb")
     nbformat.write(clean, ipynb)
     html_path: Path | None = None
+    if not html:
+        return ipynb, None
     try:
         from nbconvert import HTMLExporter
 
@@ -124,6 +129,29 @@ def save_notebook(raw: Path, step: str, ctx: RunContext) -> tuple[Path, Path | N
     except Exception as exc:
         ctx.log("stderr", f"could not render HTML for {step}: {exc!r}")
     return ipynb, html_path
+
+
+_warm_lock = threading.Lock()
+_warmed = False
+
+
+def warm_up() -> None:
+    """Import nbformat/nbconvert and compile the notebook schema once, in the background,
+    so saving the first output notebook (and a cancel's prompt return) does not pay ~2 s."""
+    global _warmed
+    with _warm_lock:
+        if _warmed:
+            return
+        _warmed = True
+
+    def work() -> None:
+        import nbformat
+        from nbformat.v4 import new_notebook
+
+        nbformat.validate(new_notebook())
+        from nbconvert import HTMLExporter  # noqa: F401
+
+    threading.Thread(target=work, name="studio-warm-up", daemon=True).start()
 
 
 _runners: dict[str, StepRunner] = {}
