@@ -100,7 +100,9 @@ class Fired:
 @dataclass
 class _Plan:
     key: tuple[str, str]   # (schedule, timezone): a changed schedule is re-planned
-    due: datetime          # the next slot to fire at or after
+    due: datetime | None   # the next slot to fire at or after; None: invalid schedule
+    expr: str
+    zone: ZoneInfo
 
 
 class Scheduler:
@@ -137,14 +139,17 @@ class Scheduler:
             service_id = ids[svc.key]
             plan_key = (svc.manifest.schedule or "", svc.manifest.timezone)
             plan = self._plans.get(service_id)
-            try:
-                expr, zone = parse_schedule(plan_key[0]), ZoneInfo(plan_key[1])
-            except Exception:
-                continue   # reported by schedule_info; the service still loads and runs otherwise
             if plan is None or plan.key != plan_key:
-                plan = self._plans[service_id] = _Plan(plan_key, next_slot(expr, zone, baselines[service_id]))
-            if now < plan.due:
+                try:
+                    expr, zone = parse_schedule(plan_key[0]), ZoneInfo(plan_key[1])
+                except Exception:   # reported by schedule_info; the service still loads and runs
+                    self._plans[service_id] = _Plan(plan_key, None, "", ZoneInfo("UTC"))
+                    continue
+                plan = self._plans[service_id] = _Plan(plan_key, next_slot(expr, zone, baselines[service_id]),
+                                                       expr, zone)
+            if plan.due is None or now < plan.due:
                 continue
+            expr, zone = plan.expr, plan.zone
             slot = latest_slot(expr, zone, now)   # catch-up: only the latest missed slot
             plan.due = next_slot(expr, zone, slot)
             if not self.ws.is_active(svc):

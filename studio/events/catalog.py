@@ -34,7 +34,10 @@ MAX_PROPERTIES = 200
 def register_event_type(s: Session, event: Any) -> None:
     """Count ``event`` into its type's catalog row (creating the row on first sight)."""
     dialect = s.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
+    row = s.get(EventType, event.type, with_for_update=dialect == "postgresql")
+    if row is not None:
+        pass
+    elif dialect in ("postgresql", "sqlite"):
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:

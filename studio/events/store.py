@@ -18,12 +18,11 @@ from studio.events.correlation import new_correlation_id
 def store_event(catalog: Catalog, event: CloudEvent, *, hops: int = 0,
                 routed: bool = False) -> tuple[Event, bool]:
     """Store ``event``; returns (row, created). A duplicate id from the same source is stored once."""
-    with catalog.session() as s:
-        existing = s.scalar(select(Event).where(Event.source == event.source, Event.event_id == event.id))
-        if existing is not None:
-            return existing, False
     try:
-        with catalog.session() as s:
+        with catalog.session() as s:   # one transaction: look, then insert (the common case)
+            existing = s.scalar(select(Event).where(Event.source == event.source, Event.event_id == event.id))
+            if existing is not None:
+                return existing, False
             row = _insert(s, event, hops, routed)
         return row, True
     except IntegrityError:   # the same event raced in from another process
