@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -75,13 +76,16 @@ class _Recorder:
                 self._event(record)
             elif kind == "state":
                 self._state(record)
-            elif kind == "secret":
-                self.ws.secrets.set(record["name"], record["value"], record.get("scope", "project"),
-                                    project=self.svc.project)
+            elif kind == "secret":   # the value arrives masked; secret() below gets the real one
                 self._log({"level": "INFO", "stream": "studio", "step": record.get("step"),
                            "message": f"secret {record['name']!r} set at {record.get('scope', 'project')} scope"})
             elif kind == "retry":
                 self.retry_delay = float(record.get("delay_seconds", 0))
+
+    def secret(self, name: str, value: Any, scope: str) -> None:
+        """``context.secrets.set`` from the run, with the real value: stored encrypted."""
+        with self.lock:
+            self.ws.secrets.set(name, value, scope, project=self.svc.project)
 
     def _log(self, record: dict[str, Any]) -> None:
         with self.ws.catalog.session() as s:
@@ -146,14 +150,33 @@ def state_of(ws: Workspace, service_id: str) -> tuple[dict[str, Any], dict[str, 
     return values, history
 
 
-class Executor:
-    """Runs executions. ``serve`` is the role's loop; ``run_claimed`` runs one execution."""
+GROUP = "executors"   # the consumer group every executor joins on studio.executions
 
-    def __init__(self, ws: Workspace, owner: str | None = None, concurrency: int | None = None) -> None:
+
+class Executor:
+    """Runs executions. ``serve`` is the role's loop; ``run_claimed`` runs one execution.
+
+    ``serve`` consumes the execution doorbell (``runs.EXECUTIONS_TOPIC``, group "executors"):
+    a message means "there is work", the claim itself is ``runs.claim_next`` on the catalog
+    (priority order, and the conditional UPDATE makes it exclusive), and the doorbell is acked
+    only once the outcome is recorded. After every claim or finished run the executor looks
+    again at once (work-conserving), and every ``executor_poll_seconds`` it looks even with no
+    doorbell (delayed retries; a doorbell lost between commit and publish).
+    """
+
+    def __init__(self, ws: Workspace, owner: str | None = None, concurrency: int | None = None,
+                 lease_seconds: float | None = None, poll_seconds: float | None = None) -> None:
         self.ws = ws
         self.owner = owner or worker_id()
         self.concurrency = concurrency or ws.settings.executor_concurrency
+        self.lease_seconds = float(lease_seconds or ws.settings.lease_seconds)
+        self.poll_seconds = float(poll_seconds or ws.settings.executor_poll_seconds)
         self.wakeup = threading.Event()
+        self.shutdown_grace = defaults.EXECUTOR_SHUTDOWN_GRACE_SECONDS
+        self._active: dict[str, threading.Event] = {}   # execution id -> its cancel flag
+        self._abandoning = threading.Event()            # shutting down: stop runs, hand them back
+        self._lock = threading.Lock()
+        self.ran = 0
 
     # One execution ---------------------------------------------------------------
 
@@ -172,7 +195,7 @@ class Executor:
         shutil.copytree(svc.folder, workdir, ignore=shutil.ignore_patterns(*IGNORED, ".studio-local.json"))
         output_dir.mkdir(parents=True, exist_ok=True)
         with self.ws.catalog.session() as s:
-            s.execute(update(Execution).where(Execution.id == execution.id)
+            s.execute(update(Execution).where(Execution.id == execution.id, Execution.lease_owner == self.owner)
                       .values(output=str(output_dir), version_hash=svc.version_hash))
         execution.output = str(output_dir)
 
@@ -193,6 +216,10 @@ class Executor:
         recorder = _Recorder(self.ws, execution, svc)
         cancel = threading.Event()
         done = threading.Event()
+        with self._lock:
+            self._active[execution.id] = cancel
+        if self._abandoning.is_set():
+            cancel.set()
         keeper = threading.Thread(target=self._keep_lease, args=(execution.id, cancel, done), daemon=True)
         keeper.start()
         try:
@@ -204,55 +231,99 @@ class Executor:
         finally:
             done.set()
             keeper.join(timeout=5)
+            with self._lock:
+                self._active.pop(execution.id, None)
         shutil.rmtree(workdir, ignore_errors=True)
         if outcome is None:
             final = self._finish(execution, "failed", error)
+        elif outcome.status is RunStatus.cancelled and self._abandoning.is_set() and not _cancel_asked(
+                self.ws, execution.id):
+            return self._hand_back(execution)
         else:
             final = self._finish(execution, outcome.status.value, outcome.error)
         self._after(final, recorder)
         return final
 
     def _keep_lease(self, execution_id: str, cancel: threading.Event, done: threading.Event) -> None:
-        """Renew the lease; stop the run when cancelled or when the lease is lost."""
-        last_renew = utcnow()
-        while not done.wait(0.25):
+        """Renew the lease; stop the run when cancelled, when the lease is lost, or when it
+        could not be renewed for two thirds of a lease (the reaper may soon hand it out again)."""
+        renew_every = self.lease_seconds / 3
+        confirmed = time.monotonic()          # when the catalog last confirmed our lease
+        next_renew = confirmed + renew_every
+        while not done.wait(min(defaults.LEASE_CHECK_SECONDS, renew_every)):
+            now = time.monotonic()
             try:
                 with self.ws.catalog.session() as s:
-                    row = s.get(Execution, execution_id)
-                    if row is None or row.cancel_requested:
-                        cancel.set()
-                        continue
-                    if (utcnow() - last_renew).total_seconds() >= defaults.LEASE_RENEW_SECONDS:
+                    if now >= next_renew:
                         renewed = s.execute(update(Execution).where(
                             Execution.id == execution_id, Execution.lease_owner == self.owner,
                             Execution.status == "running",
-                        ).values(lease_expires_at=utcnow() + timedelta(seconds=defaults.LEASE_SECONDS))).rowcount
-                        last_renew = utcnow()
-                        if not renewed:   # someone else owns it now: never run twice at once
+                        ).values(lease_expires_at=utcnow() + timedelta(seconds=self.lease_seconds))).rowcount
+                        if not renewed:   # reaped or taken over: never run twice at once
                             log.warning("lost the lease on %s; stopping it", execution_id)
                             cancel.set()
+                            return
+                        confirmed, next_renew = now, now + renew_every
+                    row = s.execute(select(Execution.status, Execution.lease_owner, Execution.cancel_requested)
+                                    .where(Execution.id == execution_id)).first()
+                if row is None or row.cancel_requested:
+                    cancel.set()
+                elif row.lease_owner != self.owner or row.status != "running":
+                    log.warning("execution %s is now %s (owner %s); stopping it here", execution_id,
+                                row.status, row.lease_owner)
+                    cancel.set()
+                    return
             except Exception:   # a database hiccup: try again on the next beat
                 log.exception("lease renewal failed for %s", execution_id)
+            if time.monotonic() - confirmed >= self.lease_seconds - renew_every:
+                log.warning("could not renew the lease on %s for %.1f s; stopping it", execution_id,
+                            time.monotonic() - confirmed)
+                cancel.set()
+                return
 
     def _finish(self, execution: Execution, status: str, error: str | None) -> Execution:
+        """Record the outcome, only if this executor still owns the running execution (a
+        conditional UPDATE: a reaper's "lost" or another owner is never overwritten)."""
         with self.ws.catalog.session() as s:
-            row = s.get(Execution, execution.id)
+            changed = s.execute(update(Execution).where(
+                Execution.id == execution.id, Execution.status == "running", Execution.lease_owner == self.owner,
+            ).values(status=status, error=error, finished_at=utcnow(), lease_expires_at=None)
+                .execution_options(synchronize_session=False)).rowcount
+            if changed:
+                # Steps the run never reached (killed mid-way) are skipped, not left pending.
+                s.execute(update(Step).where(Step.execution_id == execution.id,
+                                             Step.status.in_(("pending", "running")))
+                          .values(status="skipped" if status != "completed" else "completed"))
+            else:
+                log.warning("execution %s was no longer ours to finish (reaped or taken over)", execution.id)
+            row = s.get(Execution, execution.id, populate_existing=True)
             assert row is not None
-            if row.status == "running" and row.lease_owner == self.owner:
-                row.status = status
-                row.error = error
-                row.finished_at = utcnow()
-                row.lease_expires_at = None
-            # Steps the run never reached (killed mid-way) are skipped, not left pending.
-            s.execute(update(Step).where(Step.execution_id == execution.id, Step.status.in_(("pending", "running")))
-                      .values(status="skipped" if status != "completed" else "completed"))
             return row
+
+    def _hand_back(self, execution: Execution) -> Execution:
+        """Shutting down mid-run: mark the attempt lost and queue a retry for another executor now,
+        instead of leaving it to the reaper after the lease expires."""
+        with self.ws.catalog.session() as s:
+            changed = s.execute(update(Execution).where(
+                Execution.id == execution.id, Execution.status == "running", Execution.lease_owner == self.owner,
+            ).values(status="lost", finished_at=utcnow(), lease_expires_at=None,
+                     error="its executor shut down mid-run; retried elsewhere")
+                .execution_options(synchronize_session=False)).rowcount
+            if changed:
+                s.execute(update(Step).where(Step.execution_id == execution.id,
+                                             Step.status.in_(("pending", "running"))).values(status="skipped"))
+        row = runs.get(self.ws.catalog, execution.id)
+        if changed:
+            runs.retry_of(self.ws, row, count_attempt=False)
+        return row
 
     def _after(self, final: Execution, recorder: _Recorder) -> None:
         """Retries from the manifest, a retry the run asked for, and the lifecycle event."""
         from studio.events.ingest import accept
         from studio.events.cloudevent import new_event
 
+        if final.lease_owner != self.owner or final.status not in FINISHED:
+            return   # not ours any more: the reaper recorded it lost and retried it
         if final.status == "failed" and final.attempt <= final.retries:
             runs.retry_of(self.ws, final)
         elif recorder.retry_delay is not None and final.status == "completed":
@@ -269,34 +340,107 @@ class Executor:
     # The role -------------------------------------------------------------------------
 
     def serve(self, stop: threading.Event) -> None:
-        """Claim and run executions with ``concurrency`` threads until ``stop`` is set."""
+        """Claim and run executions with ``concurrency`` threads until ``stop`` is set.
+
+        On stop, runs still going get ``shutdown_grace`` seconds to finish; the rest are
+        stopped and handed back (marked lost, retried at once elsewhere).
+        """
         slots = threading.Semaphore(self.concurrency)
         threads: list[threading.Thread] = []
+        consumer = None
+        reopen_at = 0.0
+        next_poll = 0.0   # the catalog is looked at once at start-up
         while not stop.is_set():
+            if consumer is None and time.monotonic() >= reopen_at:
+                try:
+                    consumer = self.ws.bus.consumer(GROUP, [runs.EXECUTIONS_TOPIC])
+                except Exception as exc:   # the bus is away: poll the catalog meanwhile
+                    log.warning("cannot consume %s (%s); polling the catalog every %.1f s meanwhile",
+                                runs.EXECUTIONS_TOPIC, exc, self.poll_seconds)
+                    reopen_at = time.monotonic() + 5.0
             if not slots.acquire(timeout=0.5):
                 continue
+            doorbell = None
+            if not self.wakeup.is_set() and time.monotonic() < next_poll:
+                wait = min(0.5, max(0.0, next_poll - time.monotonic()))
+                if consumer is not None:
+                    try:
+                        doorbell = consumer.poll(wait)
+                    except Exception:
+                        log.exception("polling %s failed; reopening the consumer", runs.EXECUTIONS_TOPIC)
+                        _close_quietly(consumer)
+                        consumer, reopen_at = None, time.monotonic() + 1.0
+                else:
+                    self.wakeup.wait(wait)
+                if doorbell is None and not self.wakeup.is_set() and time.monotonic() < next_poll:
+                    slots.release()
+                    continue
+            self.wakeup.clear()
             try:
-                execution = runs.claim_next(self.ws.catalog, self.owner, defaults.LEASE_SECONDS)
+                execution = runs.claim_next(self.ws.catalog, self.owner, self.lease_seconds)
             except Exception:
                 log.exception("claiming an execution failed")
                 execution = None
             if execution is None:
+                next_poll = time.monotonic() + self.poll_seconds
                 slots.release()
-                self.wakeup.wait(defaults.POLL_SECONDS)
-                self.wakeup.clear()
+                _ack_quietly(consumer, doorbell)   # nothing (left) to do for it
                 continue
+            self.wakeup.set()   # there may be more: look again at once while slots are free
 
-            def work(ex: Execution = execution) -> None:
+            def work(ex: Execution = execution, msg: Any = doorbell, cons: Any = consumer) -> None:
                 try:
                     self.run_claimed(ex)
+                    self.ran += 1
+                except Exception:
+                    log.exception("running %s failed", ex.id)
                 finally:
+                    _ack_quietly(cons, msg)   # only now: the outcome is recorded
                     slots.release()
+                    self.wakeup.set()   # a slot is free: look for more at once
 
             thread = threading.Thread(target=work, name=f"run-{execution.id[:8]}", daemon=True)
             thread.start()
             threads = [t for t in threads if t.is_alive()] + [thread]
+        self._drain(threads)
+        if consumer is not None:
+            _close_quietly(consumer)
+
+    def _drain(self, threads: list[threading.Thread]) -> None:
+        deadline = time.monotonic() + self.shutdown_grace
         for thread in threads:
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if any(t.is_alive() for t in threads):
+            self._abandoning.set()
+            with self._lock:
+                for cancel in self._active.values():
+                    cancel.set()
+            for thread in threads:
+                thread.join(timeout=15)
+
+
+FINISHED = {"completed", "failed", "cancelled"}
+
+
+def _cancel_asked(ws: Workspace, execution_id: str) -> bool:
+    with ws.catalog.session() as s:
+        return bool(s.scalar(select(Execution.cancel_requested).where(Execution.id == execution_id)))
+
+
+def _ack_quietly(consumer: Any, message: Any) -> None:
+    if consumer is None or message is None:
+        return
+    try:
+        consumer.ack(message)
+    except Exception as exc:   # an unacked doorbell is delivered again: one spare look, no harm
+        log.info("doorbell %s not acked (%s)", getattr(message, "id", "?"), exc)
+
+
+def _close_quietly(consumer: Any) -> None:
+    try:
+        consumer.close()
+    except Exception:
+        log.debug("closing the doorbell consumer failed", exc_info=True)
 
 
 def claim(ws: Workspace, execution_id: str, owner: str) -> Execution | None:
@@ -305,7 +449,7 @@ def claim(ws: Workspace, execution_id: str, owner: str) -> Execution | None:
     with ws.catalog.session() as s:
         done = s.execute(update(Execution).where(Execution.id == execution_id, Execution.status == "pending")
                          .values(status="running", started_at=now, lease_owner=owner,
-                                 lease_expires_at=now + timedelta(seconds=defaults.LEASE_SECONDS))).rowcount
+                                 lease_expires_at=now + timedelta(seconds=ws.settings.lease_seconds))).rowcount
         return s.get(Execution, execution_id) if done else None
 
 
@@ -327,6 +471,8 @@ def reap_lost(ws: Workspace) -> list[str]:
                 .execution_options(synchronize_session=False)).rowcount
             if changed:
                 lost.append(row.id)
+                s.execute(update(Step).where(Step.execution_id == row.id, Step.status.in_(("pending", "running")))
+                          .values(status="skipped"))
     for execution_id in lost:
         row = runs.get(ws.catalog, execution_id)
         if row.attempt <= max(row.retries, 1):
