@@ -25,8 +25,23 @@ MAX_OUTPUT_BYTES = 5 * 1024 * 1024
 # often it is renewed. Three renewals fit in one lease, so one slow beat is not fatal.
 LEASE_SECONDS = 30.0
 LEASE_RENEW_SECONDS = 10.0
-# How often an idle executor looks for pending executions when nothing woke it.
+# How often a running execution's executor reads its row (cancel requested? still ours?):
+# a cancel or a stolen lease stops the run within this.
+LEASE_CHECK_SECONDS = 0.25
+# On SIGTERM an executor lets its runs finish for this long, then stops them and hands them
+# back (lost + retried at once) rather than leaving them to expire: 10 s fits inside the
+# 30 s a container orchestrator usually waits before SIGKILL.
+EXECUTOR_SHUTDOWN_GRACE_SECONDS = 10.0
+# How often an idle executor looks for pending executions when nothing woke it (kept for
+# callers of the old name; the executor role now waits on the studio.executions doorbell).
 POLL_SECONDS = 0.5
+# With a doorbell on the bus for every pending execution, the catalog poll is only a fallback:
+# delayed retries (not_before) and doorbells lost between commit and publish. 2 s bounds the
+# extra delay of those, at one indexed query per executor every 2 s.
+EXECUTOR_POLL_SECONDS = 2.0
+# The reaper looks for expired leases this often at most (and at least once per third of a
+# lease), so a killed executor's run is marked lost within lease + this.
+REAP_SECONDS = 5.0
 
 # How many executions one executor role runs at once by default. Two cores here; a
 # notebook kernel is CPU-bound, so more than the core count only adds contention.

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 from sqlalchemy import delete, select
 
+from studio import defaults, runs
 from studio.catalog.models import Worker, utcnow
 from studio.workspace import Workspace
 
@@ -82,11 +83,21 @@ def start_roles(ws: Workspace, roles: list[str], stop: threading.Event) -> list[
     if "executor" in roles:
         executor = Executor(ws, owner=wid)
         spawn(lambda: executor.serve(stop), "executor")
-        spawn(lambda: _loop(stop, 5.0, lambda: reap_lost(ws), "reaper"), "reaper")
+        # Every executor process reaps: a killed executor's runs are marked lost within
+        # lease + reap_every, by whichever executor looks first (the UPDATE is conditional).
+        reap_every = min(defaults.REAP_SECONDS, ws.settings.lease_seconds / 3)
+        spawn(lambda: _loop(stop, reap_every, lambda: reap_lost(ws), "reaper"), "reaper")
     if "router" in roles:
         from studio.router import Router
 
-        router = Router(ws, on_started=executor.wakeup.set if executor else None)
+        local = executor
+
+        def started() -> None:
+            if local is not None:
+                local.wakeup.set()   # an executor in this process: no need to wait for the bus
+            runs.ring(ws)            # executors in other processes: the doorbell
+
+        router = Router(ws, on_started=started)
         spawn(lambda: router.serve(stop), "router")
     if "scheduler" in roles:
         from studio.scheduler import Scheduler

@@ -35,6 +35,11 @@ class Status(str, Enum):
     lost = "lost"
 
 
+# The execution-request doorbell: one message per execution that became pending, keyed by
+# service id (spreads services over partitions, hence over executors). The catalog stays the
+# truth: the message only says "there is work"; executors claim with ``claim_next``.
+EXECUTIONS_TOPIC = "studio.executions"
+
 FINAL = {Status.completed.value, Status.failed.value, Status.cancelled.value, Status.lost.value}
 TRIGGERS = ("manual", "form", "event", "scheduled", "retry")
 
@@ -90,7 +95,26 @@ def start(ws: Workspace, svc: ServiceDef, params: dict[str, Any] | None = None, 
         s.flush()
         for position, name in enumerate(svc.steps):
             s.add(Step(execution_id=execution.id, position=position, name=name, status="pending"))
+    ring(ws, execution.service_id, execution.id)
     return execution
+
+
+def ring(ws: Workspace, service_id: str | None = None, execution_id: str | None = None) -> bool:
+    """Announce pending work on ``studio.executions`` (after the commit). Never raises.
+
+    A lost doorbell only delays the run until an executor's catalog poll finds it
+    (``executor_poll_seconds``), so a bus failure must not fail the start that recorded it.
+    """
+    import json
+    import logging
+
+    try:
+        ws.bus.publish(EXECUTIONS_TOPIC, json.dumps({"execution": execution_id}).encode(), key=service_id)
+        return True
+    except Exception as exc:
+        logging.getLogger("studio.runs").warning("execution doorbell not published (%s); executors' "
+                                                 "catalog poll will find the work", exc)
+        return False
 
 
 def retry_of(ws: Workspace, failed: Execution, delay_seconds: float = 0.0, count_attempt: bool = True) -> Execution:
@@ -110,6 +134,7 @@ def retry_of(ws: Workspace, failed: Execution, delay_seconds: float = 0.0, count
         s.flush()
         for position, name in enumerate(svc.steps):
             s.add(Step(execution_id=execution.id, position=position, name=name, status="pending"))
+    ring(ws, execution.service_id, execution.id)
     return execution
 
 

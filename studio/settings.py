@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     host: str = defaults.HOST
     port: int = defaults.PORT
     executor_concurrency: int = defaults.EXECUTOR_CONCURRENCY
+    lease_seconds: float = Field(defaults.LEASE_SECONDS, gt=0,
+                                 description="How long a running execution's lease lasts without renewal.")
+    executor_poll_seconds: float = Field(defaults.EXECUTOR_POLL_SECONDS, gt=0, description=(
+        "How often an executor looks in the catalog for work no doorbell announced (delayed retries)."))
     run_timeout: float = defaults.RUN_TIMEOUT_SECONDS
     max_output_bytes: int = defaults.MAX_OUTPUT_BYTES
     max_event_bytes: int = defaults.MAX_EVENT_BYTES
