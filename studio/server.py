@@ -7,6 +7,7 @@ so the API, the dashboard and the forms share one port and one process.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -43,6 +44,9 @@ def build_web_app(ws: Workspace):  # -> FastAPI
         log.warning("dashboard not available; serving the API only")
     else:
         mount(app, ws)
+    from studio import formpage
+
+    formpage.mount(app, ws)   # /form?service=project/name, the business users' form page
     return app
 
 
@@ -69,13 +73,18 @@ def serve(ws: Workspace, roles: list[str] | None = None, host: str | None = None
             app = build_web_app(ws)
             click.echo(f"dashboard and API on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
             uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio")
-        else:
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            try:
-                stop.wait()
-            except KeyboardInterrupt:
+        else:   # headless: run until SIGTERM or SIGINT, then stop every role cleanly
+            def on_signal(signum: int, _frame: object) -> None:
+                log.info("%s received; stopping", signal.Signals(signum).name)
+                stop.set()
+
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
+            click.echo(f"running headless (pid {os.getpid()}); SIGTERM or Ctrl-C stops it")
+            while not stop.wait(0.5):
                 pass
     finally:
         stop.set()
-        for thread in threads:
-            thread.join(timeout=15)
+        for thread in threads:   # executors finish or hand back their runs (bounded grace)
+            thread.join(timeout=30)
+        click.echo("studio stopped")
