@@ -1,0 +1,220 @@
+"""A real studio for the dashboard tests: a workspace with a small project, executions run by
+the real executor, the web app served by uvicorn on a free loopback port (router and executor
+roles running beside it), and Debian's Chromium driven through Playwright."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+
+# The notebook's output tries to reach the studio's page: the test asserts it cannot.
+XSS = ("<b id='nb-ok'>NOTEBOOK-OK</b><script>"
+       "try { window.parent.document.body.setAttribute('data-pwned', '1'); } catch (e) {}"
+       "try { window.top.document.body.setAttribute('data-pwned', '1'); } catch (e) {}"
+       "try { parent.postMessage('pwned', '*'); } catch (e) {}"
+       "</script>")
+
+HELLO_PY = '''\
+from studio import context
+
+name = context.params.get("name") or "world"
+print("hello stdout", name)
+context.log.info(f"hello from py {name}")
+context.log.warning("a warning line")
+context.events.send("demo.greeted", {"name": name, "n": 1})
+'''
+
+BROKEN_PY = '''\
+from studio import context
+
+context.log.error("about to fail")
+raise RuntimeError("broken on purpose")
+'''
+
+
+def write_service(root: Path, name: str, files: dict[str, Any]) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    for filename, content in files.items():
+        path = folder / filename
+        if filename.endswith(".ipynb"):
+            nbformat.write(content, str(path))
+        elif isinstance(content, (dict, list)):
+            path.write_text(json.dumps(content, indent=2))
+        else:
+            path.write_text(content)
+
+
+def report_notebook() -> Any:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell('title = "Daily report"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(f"from IPython.display import HTML, display\ndisplay(HTML({XSS!r}))"),
+        nbformat.v4.new_code_cell('from studio import context\ncontext.log.info("report ran: " + title)\n'
+                                  'print("rows:", 42)'),
+    ]
+    return nb
+
+
+def make_project(root: Path) -> None:
+    write_service(root, "hello", {
+        "manifest.json": {"description": "Says hello and emits demo.greeted.", "tags": ["demo", "py"],
+                          "entrypoint": "hello.py", "trigger_events": ["demo.start"],
+                          "output_events": ["demo.greeted"], "schedule": "@daily"},
+        "parameters.json": {"fields": [{"name": "name", "type": "text", "label": "Name", "default": "world"}]},
+        "hello.py": HELLO_PY,
+        "README.md": "# Hello service\n\nGreets **everyone**.\n\n<script>window.readmeScript=1</script>\n",
+    })
+    write_service(root, "report", {
+        "manifest.json": {"description": "A notebook report.", "tags": ["demo", "notebook"],
+                          "entrypoint": "report.ipynb", "trigger_events": ["demo.greeted"]},
+        "report.ipynb": report_notebook(),
+    })
+    write_service(root, "broken", {
+        "manifest.json": {"description": "Always fails.", "tags": ["demo"], "entrypoint": "broken.py"},
+        "broken.py": BROKEN_PY,
+    })
+    write_service(root, "locked", {
+        "manifest.json": {"description": "No manual runs.", "tags": ["ops"], "entrypoint": "locked.py",
+                          "allow_manual_triggering": False},
+        "locked.py": "print('locked')\n",
+    })
+
+
+def run_now(ws: Any, key: str, params: dict[str, Any] | None = None) -> Any:
+    """Start an execution and run it right here with the real executor."""
+    from studio import runs
+    from studio.executor import Executor, claim
+
+    execution = runs.start(ws, ws.service(key), params or {})
+    claimed = claim(ws, execution.id, "test")
+    assert claimed is not None
+    return Executor(ws, owner="test").run_claimed(claimed)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Studio:
+    url: str
+    ws: Any
+    executions: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
+    import uvicorn
+
+    from studio.roles import start_roles
+    from studio.server import build_web_app
+    from studio.workspace import Workspace, init_workspace
+
+    home = init_workspace(tmp_path_factory.mktemp("studio") / "ws", with_examples=False)
+    project = home / "projects" / "demo"
+    make_project(project)
+    ws = Workspace.open(home)
+    ws.add_project("demo", project)
+    done = {
+        "hello": run_now(ws, "demo/hello", {"name": "Ada"}),
+        "broken": run_now(ws, "demo/broken"),
+        "report": run_now(ws, "demo/report"),
+    }
+    assert done["hello"].status == "completed", done["hello"].error
+    assert done["report"].status == "completed", done["report"].error
+    assert done["broken"].status == "failed"
+
+    stop = threading.Event()
+    threads = start_roles(ws, ["router", "executor"], stop)
+    app = build_web_app(ws)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           ws="websockets-sansio"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the web server did not start"
+        time.sleep(0.05)
+    try:
+        yield Studio(url=f"http://127.0.0.1:{port}", ws=ws, executions=done)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+        ws.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class Errors:
+    messages: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page; any console error or uncaught page error fails the test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    errors = Errors()
+    def console(msg: Any) -> None:
+        # A failed load is reported by the request checks below, which know which frame asked;
+        # the sandboxed notebook may reach for its CDN scripts offline, and that is its own affair.
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            errors.messages.append(f"console: {msg.text} ({msg.location.get('url')})")
+
+    def response(r: Any) -> None:
+        if r.status >= 400 and r.frame == pg.main_frame:
+            errors.messages.append(f"HTTP {r.status}: {r.url}")
+
+    def failed(request: Any) -> None:
+        if request.frame == pg.main_frame:
+            errors.messages.append(f"request failed: {request.url} {request.failure}")
+
+    pg.on("console", console)
+    pg.on("pageerror", lambda exc: errors.messages.append(f"pageerror: {exc}"))
+    pg.on("response", response)
+    pg.on("requestfailed", failed)
+    pg.errors = errors
+    try:
+        yield pg
+        assert errors.messages == [], errors.messages
+    finally:
+        context.close()
+
+
+def shot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
