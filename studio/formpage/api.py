@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, File, Request, UploadFile
@@ -20,4 +21,4 @@ async def upload_file(request: Request, project: str, name: str, file: UploadFil
     authorize(LOCAL_USER, "run", svc.project)
     content = await file.read()
     path = store_upload(ws, file.filename, content)
-    return {"path": path, "filename": path.rsplit("/", 1)[-1], "size": len(content)}
+    return {"path": path, "filename": Path(path).name, "size": len(content)}

@@ -168,6 +168,12 @@ class FormPage(pn.viewable.Viewer):
                 self.message.object = (f'<p class="muted">Prefilled from execution '
                                        f'<code>{esc(from_execution)}</code>.</p>')
         self._new_form(values)
+        if values is not None and from_execution in self.recent_select.options.values():
+            self._quiet = True
+            try:
+                self.recent_select.value = from_execution
+            finally:
+                self._quiet = False
 
         # save these values as ...
         self.save_name = pn.widgets.TextInput(name="Save these values as…", placeholder="name, e.g. q3-north",

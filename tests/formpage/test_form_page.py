@@ -114,6 +114,8 @@ def test_invalid_values_show_inline_and_start_nothing(page: Any, studio: dict[st
     open_form(page, studio, "service=demo/report")
     fill(page, "title", "x")
     fill(page, "title", "")          # required, now empty
+    fill(page, "rows", "500")        # above max: Bokeh's input puts the last valid value back
+    assert page.locator(".studio-field-rows input").input_value() == "10"
     error = page.locator(".studio-field-error-title")
     error.wait_for()
     assert pane_text(page, ".studio-field-error-title").strip()
@@ -153,6 +155,8 @@ def test_prefill_from_an_execution_and_save_values(page: Any, studio: dict[str, 
     assert page.locator(".studio-field-notes textarea").input_value() == "kept"
     assert page.locator(".studio-field-rows input").input_value() == "7"
     assert "Prefilled from execution" in pane_text(page, ".studio-form-message")
+    recent = page.locator(".studio-recent-executions select")
+    assert recent.evaluate("s => s.options[s.selectedIndex].text").endswith(source.id[:8])
     shot(page, "prefilled")
 
     # save them under a name, then pick the saved run after changing the form
@@ -169,7 +173,6 @@ def test_prefill_from_an_execution_and_save_values(page: Any, studio: dict[str, 
     assert page.locator(".studio-field-rows input").input_value() == "9"
 
     # the recent executions select prefills too
-    recent = page.locator(".studio-recent-executions select")
     labels = recent.evaluate("s => Array.from(s.options).map(o => o.text)")
     assert len(labels) >= 2 and labels[0] == "— none —"
     recent.select_option(label=next(label for label in labels if label.endswith(source.id[:8])))
