@@ -52,23 +52,6 @@ def _services_by_id(ws: Workspace, ids: set[str]) -> dict[str, ServiceDef]:
     return {i: known[i] for i in ids if i in known}
 
 
-def _new_execution(s: Session, ws: Workspace, svc: ServiceDef, service_id: str, values: dict[str, Any],
-                   event: Event) -> Execution:
-    """A pending execution, as ``runs.start`` records it, inside the routing transaction."""
-    manifest = svc.manifest
-    execution = Execution(
-        service_id=service_id, project=svc.project, service=svc.name, version_hash=svc.version_hash,
-        status=runs.Status.pending.value, trigger="event", trigger_event_id=event.seq,
-        correlation_id=next_hop(event.correlation_id), params=values, priority=manifest.priority,
-        retries=manifest.retries, timeout=manifest.timeout or ws.settings.run_timeout,
-    )
-    s.add(execution)
-    s.flush()
-    for position, name in enumerate(svc.steps):
-        s.add(Step(execution_id=execution.id, position=position, name=name, status="pending"))
-    return execution
-
-
 def _mapped_event(s: Session, event: Event, mapping: Mapping) -> tuple[Event | None, bool]:
     """Store the event ``mapping`` makes of ``event`` (once: its id is derived from both)."""
     event_id = f"{event.seq}>{mapping.id}"
@@ -122,7 +105,11 @@ def route(ws: Workspace, seq: int, *, on_started: Callable[[], object] | None = 
                 published.append(mapped.seq)
             results.append(Routing(event_seq=seq, outcome="mapped", reason=(
                 f"mapped to {mapping.target_type} as event {mapped.seq} ({mapping.strategy})")))
-        if not results:
+        if not results and event.type.startswith("studio.execution."):
+            # The studio's own lifecycle events are informational: nobody listening is normal.
+            results.append(Routing(event_seq=seq, outcome="unconsumed", reason=(
+                f"platform event {event.type}: no service is linked to it")))
+        elif not results:
             results.append(Routing(event_seq=seq, outcome="dead_letter", reason=(
                 f"no service is linked to type {event.type} and no mapping applies")))
         for routing in results:
@@ -135,6 +122,9 @@ def route(ws: Workspace, seq: int, *, on_started: Callable[[], object] | None = 
             ws.bus.publish(EVENTS_TOPIC, json.dumps({"seq": mapped_seq}).encode(), key=correlation)
         except Exception:   # stored and unrouted: the sweep routes it
             log.exception("publishing mapped event %s failed; the sweep will route it", mapped_seq)
+    for routing in results:   # after the commit: executors in other processes hear of the work
+        if routing.outcome == "started":
+            runs.ring(ws, routing.service_id, routing.execution_id)
     if started and on_started is not None:
         on_started()
     return results
@@ -158,7 +148,8 @@ def _route_to_service(s: Session, ws: Workspace, event: Event, service_id: str, 
         values = runs.validate_params(svc, dict(params))
     except ValidationFailed as exc:
         return Routing(event_seq=event.seq, service_id=service_id, outcome="rejected", reason=str(exc))
-    execution = _new_execution(s, ws, svc, service_id, values, event)
+    execution = runs.add_pending(s, ws, svc, values, trigger="event", trigger_event_seq=event.seq,
+                                 correlation_id=next_hop(event.correlation_id))
     return Routing(event_seq=event.seq, service_id=service_id, outcome="started", execution_id=execution.id,
                    reason=f"started {key}")
 

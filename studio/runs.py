@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from studio.auth import LOCAL_USER, Principal, authorize
 from studio.catalog import Catalog
@@ -82,19 +83,9 @@ def start(ws: Workspace, svc: ServiceDef, params: dict[str, Any] | None = None, 
                                            subject=svc.key, correlationid=correlation_id)
         row, _ = store_event(ws.catalog, trigger_event, routed=True)
         trigger_event_seq, correlation_id = row.seq, row.correlation_id
-    manifest = svc.manifest
     with ws.catalog.session() as s:
-        execution = Execution(
-            service_id=ws.service_id(svc), project=svc.project, service=svc.name,
-            version_hash=svc.version_hash, status=Status.pending.value, trigger=trigger,
-            trigger_event_id=trigger_event_seq, correlation_id=correlation_id, params=values,
-            priority=manifest.priority if priority is None else priority, retries=manifest.retries,
-            timeout=manifest.timeout or ws.settings.run_timeout,
-        )
-        s.add(execution)
-        s.flush()
-        for position, name in enumerate(svc.steps):
-            s.add(Step(execution_id=execution.id, position=position, name=name, status="pending"))
+        execution = add_pending(s, ws, svc, values, trigger=trigger, trigger_event_seq=trigger_event_seq,
+                                correlation_id=correlation_id, priority=priority)
     ring(ws, execution.service_id, execution.id)
     return execution
 
@@ -117,23 +108,41 @@ def ring(ws: Workspace, service_id: str | None = None, execution_id: str | None 
         return False
 
 
+def add_pending(s: Session, ws: Workspace, svc: ServiceDef, values: dict[str, Any], *, trigger: str,
+                trigger_event_seq: int | None, correlation_id: str | None, priority: int | None = None,
+                retries: int | None = None, timeout: float | None = None, attempt: int = 1,
+                retry_of: str | None = None, not_before: datetime | None = None) -> Execution:
+    """The one place a pending execution and its steps are recorded, inside the caller's
+    transaction (the router records it together with its routing decision). Callers ring
+    the doorbell (``ring``) after their commit."""
+    manifest = svc.manifest
+    execution = Execution(
+        service_id=ws.service_id(svc), project=svc.project, service=svc.name, version_hash=svc.version_hash,
+        status=Status.pending.value, trigger=trigger, trigger_event_id=trigger_event_seq,
+        correlation_id=correlation_id, params=values,
+        priority=manifest.priority if priority is None else priority,
+        retries=manifest.retries if retries is None else retries,
+        timeout=timeout or manifest.timeout or ws.settings.run_timeout,
+        attempt=attempt, retry_of=retry_of, not_before=not_before,
+    )
+    s.add(execution)
+    s.flush()
+    for position, name in enumerate(svc.steps):
+        s.add(Step(execution_id=execution.id, position=position, name=name, status="pending"))
+    return execution
+
+
 def retry_of(ws: Workspace, failed: Execution, delay_seconds: float = 0.0, count_attempt: bool = True) -> Execution:
     """A new pending execution repeating ``failed`` (same params, same trigger event)."""
     svc = ws.service(f"{failed.project}/{failed.service}")
     with ws.catalog.session() as s:
-        execution = Execution(
-            service_id=failed.service_id, project=failed.project, service=failed.service,
-            version_hash=svc.version_hash, status=Status.pending.value, trigger="retry",
-            trigger_event_id=failed.trigger_event_id, correlation_id=failed.correlation_id,
-            params=failed.params, priority=failed.priority,
-            attempt=failed.attempt + 1 if count_attempt else failed.attempt,
-            retries=failed.retries, retry_of=failed.id, timeout=failed.timeout,
+        execution = add_pending(
+            s, ws, svc, failed.params, trigger="retry", trigger_event_seq=failed.trigger_event_id,
+            correlation_id=failed.correlation_id, priority=failed.priority, retries=failed.retries,
+            timeout=failed.timeout, attempt=failed.attempt + 1 if count_attempt else failed.attempt,
+            retry_of=failed.id,
             not_before=utcnow() + timedelta(seconds=delay_seconds) if delay_seconds else None,
         )
-        s.add(execution)
-        s.flush()
-        for position, name in enumerate(svc.steps):
-            s.add(Step(execution_id=execution.id, position=position, name=name, status="pending"))
     ring(ws, execution.service_id, execution.id)
     return execution
 
