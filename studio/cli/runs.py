@@ -82,11 +82,9 @@ def run(ctx: click.Context, service: str, params: tuple[tuple[str, str], ...], p
     if params_file:
         values.update(load_params_file(params_file))
     if params:
-        # -p values are strings; the form converts them ("3" -> 3), other sources are typed.
+        # -p values are strings: the form converts them ("3" -> 3); typed values from the
+        # other sources are checked as they are.
         coerce = True
-        if values and svc.form is not None:
-            values = {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
-                      for k, v in values.items()}
         values.update(dict(params))
     execution = runs.start(ws, svc, values, coerce_strings=coerce)
     progress = not as_json
