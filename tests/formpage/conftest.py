@@ -42,6 +42,10 @@ SERVICES: dict[str, dict[str, Any]] = {
         "manifest.json": {"allow_manual_triggering": False, "description": "runs on events only"},
         "run.ipynb": notebook('print("locked")'),
     },
+    "broken": {
+        "parameters.json": {"fields": [{"name": "why", "type": "text", "label": "Why", "default": "on purpose"}]},
+        "fail.ipynb": notebook('raise ValueError(f"BROKEN {why}")', parameters='why = ""'),
+    },
     "plain": {
         "manifest.json": {"description": "Says hello; nothing to fill in."},
         "hello.ipynb": notebook('print("HELLO FROM PLAIN")'),

@@ -201,3 +201,16 @@ def test_service_without_a_form_gets_a_run_button(page: Any, studio: dict[str, A
     wait_done(page)
     assert "HELLO FROM PLAIN" in notebook_text(page)
     shot(page, "plain")
+
+
+def test_a_failed_run_shows_its_error_and_notebook(page: Any, studio: dict[str, Any]) -> None:
+    open_form(page, studio, "service=demo/broken")
+    page.locator(".studio-submit button").click()
+    execution_id = wait_done(page, "failed")
+    assert "BROKEN on purpose" in pane_text(page, ".studio-run-status")
+    assert page.locator(".studio-run-steps .status-failed").count() == 1
+    assert "ValueError: BROKEN on purpose" in notebook_text(page)
+    assert runs.get(studio["ws"].catalog, execution_id).status == "failed"
+    assert page.locator(".studio-run-again button").is_visible()
+    page.wait_for_timeout(1000)
+    shot(page, "failed")
