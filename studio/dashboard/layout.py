@@ -178,6 +178,7 @@ class Pager(pn.viewable.Viewer):
         self._prev = pn.widgets.Button(name="‹ Newer", width=90, css_classes=["pager-prev"])
         self._next = pn.widgets.Button(name="Older ›", width=90, css_classes=["pager-next"])
         self._label = pn.pane.HTML("", styles={"color": "#666"}, margin=(8, 10))
+        self._row = pn.Row(self._prev, self._label, self._next, css_classes=["pager"])
         self._prev.on_click(lambda _: self.param.update(offset=max(0, self.offset - self.page_size)))
         self._next.on_click(lambda _: self.param.update(offset=self.offset + self.page_size))
         self._sync()
@@ -186,11 +187,11 @@ class Pager(pn.viewable.Viewer):
     def _sync(self) -> None:
         self._prev.disabled = self.offset == 0
         self._next.disabled = not self.has_more
-        self._label.object = f"rows {self.offset + 1}–{self.offset + self.page_size}" if (
-            self.offset or self.has_more) else ""
+        self._label.object = f"rows {self.offset + 1}–{self.offset + self.page_size}"
+        self._row.visible = bool(self.offset or self.has_more)   # one page: no pager at all
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Row(self._prev, self._label, self._next)
+        return self._row
 
 
 def shell(title: str, main: Any, active: str = "") -> pn.template.BaseTemplate:

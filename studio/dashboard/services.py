@@ -68,6 +68,7 @@ class ServiceList(pn.viewable.Viewer):
         self.body = html_pane()
         self.pager.param.watch(lambda _: self.refresh(), "offset")
         self.refresh()
+        every(self.refresh, period=5000)   # last-run status of each service, live
 
     def matching(self) -> list[ServiceDef]:
         found = self.ws.services()
