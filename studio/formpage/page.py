@@ -23,7 +23,7 @@ from studio import runs, saved_runs
 from studio.artefacts import store_uploads
 from studio.catalog.models import Execution
 from studio.discovery import ServiceDef
-from studio.errors import NotFound, StudioError, ValidationFailed
+from studio.errors import StudioError, ValidationFailed
 from studio.workspace import Workspace
 
 POLL_MS = 1000
@@ -111,7 +111,7 @@ class FormPage(pn.viewable.Viewer):
 
     def _service(self, key: str) -> ServiceDef:
         if not key:
-            raise NotFound("service", "(none given: open /form?service=project/name)")
+            raise StudioError("No service given: open this page as /form?service=project/name.")
         return self.ws.service(key)
 
     def _build(self, from_execution: str | None) -> None:
