@@ -24,9 +24,10 @@ import pytest
 from tests.conftest import PG_ADMIN_URL, pg_problem, write_service
 
 REPO = Path(__file__).resolve().parents[2]
-# Short timings so chaos tests finish quickly: a 3 s lease (killed executor noticed within
-# ~4 s), a 1 s catalog poll, a 3 s Kafka session (Tansu waits half of it on every join).
-LEASE_SECONDS = 3
+# Short timings so chaos tests finish quickly: a 6 s lease (a killed executor's run is lost
+# within ~8 s; shorter leases get reaped when a loaded 2-core machine starves the renewing
+# thread for 4 s, which the design then handles as lost-and-retried), a 1 s catalog poll, a 3 s Kafka session (Tansu waits half of it on every join).
+LEASE_SECONDS = 6
 TEST_ENV = {
     "STUDIO_LEASE_SECONDS": str(LEASE_SECONDS),
     "STUDIO_EXECUTOR_POLL_SECONDS": "1",
