@@ -454,13 +454,16 @@ def claim(ws: Workspace, execution_id: str, owner: str) -> Execution | None:
 
 
 def reap_lost(ws: Workspace) -> list[str]:
-    """Mark running executions whose lease expired as lost, and retry them per ``retries``.
+    """Mark running executions whose lease expired as lost, and queue their retries in the
+    same transaction (a reaper dying half-way cannot leave a lost run without its retry).
 
     A lost attempt does not count against ``retries`` the first time: the run did not fail,
     its machine did. Returns the ids marked lost.
     """
     now = utcnow()
-    lost: list[str] = []
+    lost: list[Execution] = []
+    retries: list[Execution] = []
+    services = {svc.key: svc for svc in ws.services()}   # read before the write transaction
     with ws.catalog.session() as s:
         expired = s.scalars(select(Execution).where(Execution.status == "running",
                                                     Execution.lease_expires_at < now)).all()
@@ -469,12 +472,14 @@ def reap_lost(ws: Workspace) -> list[str]:
                 Execution.id == row.id, Execution.status == "running", Execution.lease_expires_at < now,
             ).values(status="lost", finished_at=now, error="its executor stopped renewing the lease")
                 .execution_options(synchronize_session=False)).rowcount
-            if changed:
-                lost.append(row.id)
-                s.execute(update(Step).where(Step.execution_id == row.id, Step.status.in_(("pending", "running")))
-                          .values(status="skipped"))
-    for execution_id in lost:
-        row = runs.get(ws.catalog, execution_id)
-        if row.attempt <= max(row.retries, 1):
-            runs.retry_of(ws, row)
-    return lost
+            if not changed:
+                continue
+            lost.append(row)
+            s.execute(update(Step).where(Step.execution_id == row.id, Step.status.in_(("pending", "running")))
+                      .values(status="skipped"))
+            svc = services.get(f"{row.project}/{row.service}")
+            if svc is not None and row.attempt <= max(row.retries, 1):
+                retries.append(runs.add_retry(s, ws, svc, row))
+    for retry in retries:
+        runs.ring(ws, retry.service_id, retry.id)
+    return [row.id for row in lost]

@@ -136,15 +136,20 @@ def retry_of(ws: Workspace, failed: Execution, delay_seconds: float = 0.0, count
     """A new pending execution repeating ``failed`` (same params, same trigger event)."""
     svc = ws.service(f"{failed.project}/{failed.service}")
     with ws.catalog.session() as s:
-        execution = add_pending(
-            s, ws, svc, failed.params, trigger="retry", trigger_event_seq=failed.trigger_event_id,
-            correlation_id=failed.correlation_id, priority=failed.priority, retries=failed.retries,
-            timeout=failed.timeout, attempt=failed.attempt + 1 if count_attempt else failed.attempt,
-            retry_of=failed.id,
-            not_before=utcnow() + timedelta(seconds=delay_seconds) if delay_seconds else None,
-        )
+        execution = add_retry(s, ws, svc, failed, delay_seconds, count_attempt)
     ring(ws, execution.service_id, execution.id)
     return execution
+
+
+def add_retry(s: Session, ws: Workspace, svc: ServiceDef, failed: Execution, delay_seconds: float = 0.0,
+              count_attempt: bool = True) -> Execution:
+    """``retry_of`` inside the caller's transaction (the reaper marks lost and retries at once)."""
+    return add_pending(
+        s, ws, svc, failed.params, trigger="retry", trigger_event_seq=failed.trigger_event_id,
+        correlation_id=failed.correlation_id, priority=failed.priority, retries=failed.retries,
+        timeout=failed.timeout, attempt=failed.attempt + 1 if count_attempt else failed.attempt,
+        retry_of=failed.id, not_before=utcnow() + timedelta(seconds=delay_seconds) if delay_seconds else None,
+    )
 
 
 def claim_next(catalog: Catalog, owner: str, lease_seconds: float) -> Execution | None:

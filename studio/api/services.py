@@ -56,9 +56,6 @@ def run_service(request: Request, project: str, name: str, body: RunIn) -> dict[
     svc = ws.service(f"{project}/{name}")
     execution = runs.start(ws, svc, body.params, trigger="form" if request.headers.get("x-studio-form") else "manual",
                            priority=body.priority)
-    wake = getattr(request.app.state, "wake_executor", None)
-    if wake:
-        wake()
     return runs.execution_dict(ws.catalog, execution)
 
 
