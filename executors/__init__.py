@@ -3,10 +3,14 @@
     from executors import run, RunRequest
     outcome = run(request, listener, cancel)      # -> RunOutcome
 
-Step runners are registered by file suffix, papermill-style; a kernel pool or a container
-runner plugs in with ``register(".ipynb", MyRunner())`` without touching callers::
+Step runners are registered by file suffix, papermill-style; a container runner plugs in
+with ``register(".ipynb", MyRunner())`` without touching callers::
 
     register(suffix, runner)      runner_for(path) -> StepRunner | raises UnknownStepType
+
+Notebooks run on warm workers by default (``WarmNotebookRunner``: a pool of
+``STUDIO_WARM_KERNELS`` workers, default 2, each with a started kernel used for one run
+only); ``shutdown()`` stops them (it also runs at exit).
 
 Exceptions::
 
@@ -16,7 +20,8 @@ Exceptions::
 
 from __future__ import annotations
 
-from executors._notebook import NotebookRunner
+from executors._notebook import NotebookRunner, WarmNotebookRunner
+from executors._pool import shutdown
 from executors._redact import MASK, Redactor
 from executors._run import run
 from executors._runner import StepResult, StepRunner, UnknownStepType, known_suffixes, register, runner_for
@@ -29,10 +34,10 @@ from executors.base import (
 
 __all__ = [
     "run", "register", "runner_for", "known_suffixes", "StepRunner", "StepResult", "RunContext",
-    "UnknownStepType", "NotebookRunner", "ScriptRunner", "SqlRunner", "Redactor", "MASK",
+    "UnknownStepType", "NotebookRunner", "WarmNotebookRunner", "shutdown", "ScriptRunner", "SqlRunner", "Redactor", "MASK",
     "RunRequest", "RunListener", "RunOutcome", "RunStatus", "StepOutcome", "StepStatus", "Cancel",
 ]
 
-register(".ipynb", NotebookRunner())
+register(".ipynb", WarmNotebookRunner())
 register(".py", ScriptRunner())
 register(".sql", SqlRunner())

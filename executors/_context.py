@@ -9,6 +9,7 @@ secret writes so the next step sees them, and forwards every record — redacted
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import shutil
@@ -27,6 +28,33 @@ from executors.base import RunListener, RunRequest
 CONTEXT_FILE_ENV = "STUDIO_CONTEXT_FILE"  # same name as studio.context reads
 # How often the outbox is read while a step runs: live enough for a dashboard, cheap.
 OUTBOX_POLL_SECONDS = 0.1
+
+
+# Environment variables a process reads only when it starts (the interpreter, the loader):
+# a warm kernel cannot take a new value; every other variable is set in it before the run.
+START_ONLY_ENV = ("PYTHON", "LD_")
+
+
+def startup_part(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith(START_ONLY_ENV) and k != "PYTHONUNBUFFERED"}
+
+
+def base_env() -> dict[str, str]:
+    """The environment of a step process before any run's additions (what warm workers get)."""
+    return _with_step_basics(dict(os.environ))
+
+
+@functools.lru_cache(maxsize=1)
+def _roots() -> tuple[str, ...]:
+    return tuple(sorted({str(Path(spec.origin).parent.parent) for name in ("studio", "executors")
+                         if (spec := find_spec(name)) and spec.origin}))
+
+
+def _with_step_basics(env: dict[str, str]) -> dict[str, str]:
+    env["PYTHONUNBUFFERED"] = "1"  # live logs from scripts
+    # Steps import `studio.context` and our worker even when not installed in the env.
+    env["PYTHONPATH"] = os.pathsep.join([*_roots(), *filter(None, [env.get("PYTHONPATH")])])
+    return env
 
 
 def now() -> datetime:
@@ -77,14 +105,11 @@ class RunContext:
         os.replace(tmp, self.context_file)
 
     def step_env(self) -> dict[str, str]:
+        """The environment of a step process started for this run."""
         env = dict(os.environ)
         env.update(self.request.env)
+        env = _with_step_basics(env)
         env[CONTEXT_FILE_ENV] = str(self.context_file)
-        env["PYTHONUNBUFFERED"] = "1"  # live logs from scripts
-        # Steps import `studio.context` and our worker even when not installed in the env.
-        roots = {str(Path(spec.origin).parent.parent) for name in ("studio", "executors")
-                 if (spec := find_spec(name)) and spec.origin}
-        env["PYTHONPATH"] = os.pathsep.join([*sorted(roots), *filter(None, [env.get("PYTHONPATH")])])
         return env
 
     def remaining(self) -> float:

@@ -1,18 +1,29 @@
-"""``.ipynb`` steps: papermill in a worker process per step, supervised from outside."""
+"""``.ipynb`` steps: papermill in a worker process per step, supervised from outside.
+
+:class:`NotebookRunner` starts a worker per step (cold: imports and kernel start included);
+:class:`WarmNotebookRunner` (the registered default) takes a worker from the warm pool
+(:mod:`executors._pool`) whose kernel is already up, and falls back to the cold path when
+the pool is off or empty, or the step needs another kernel or start-up environment.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from executors._context import RunContext
-from executors._process import kill_tree, supervise
+from executors._context import RunContext, startup_part
+from executors._kernel import DEFAULT_KERNEL
+from executors._pool import WarmPool, WarmWorker, get_pool
+from executors._process import kill_tree, supervise, watch
 from executors._runner import StepResult, StepRunner
 from executors.base import StepStatus
+
+TCP_WARNING = "running over TCP without encryption"
 
 
 class _Live:
@@ -21,6 +32,7 @@ class _Live:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.kernel_pid: int | None = None
+        self.kernel_dir: str | None = None        # the kernel's socket directory
         self.cell: int | None = None            # executed-notebook index of the running cell
         self.source_cell: int | None = None
         self.result: dict[str, Any] | None = None
@@ -56,6 +68,7 @@ class _Live:
                            "message": str(msg.get("message", ""))})
         elif kind == "kernel":
             self.kernel_pid = msg.get("pid")
+            self.kernel_dir = msg.get("dir") or self.kernel_dir
         elif kind == "result":
             self.result = msg
 
@@ -93,13 +106,19 @@ class NotebookRunner(StepRunner):
     def command(self, job_file: Path, fd: int) -> list[str]:
         return [sys.executable, "-m", "executors._worker", str(job_file), str(fd)]
 
-    def execute(self, step: str, path: Path, ctx: RunContext) -> StepResult:
+    def write_job(self, step: str, path: Path, ctx: RunContext, **extra: Any) -> tuple[Path, Path]:
+        """The job file the worker reads, and the private path of the executed notebook."""
         raw = ctx.private_dir / "notebooks" / step
         raw.parent.mkdir(parents=True, exist_ok=True)
         job = {"input": str(path), "output": str(raw), "params": ctx.request.params,
-               "kernel": ctx.request.kernel, "cwd": str(ctx.workdir)}
+               "kernel": ctx.request.kernel, "cwd": str(ctx.workdir),
+               "scratch": str(ctx.private_dir), **extra}
         job_file = ctx.private_dir / f"job-{abs(hash(step))}.json"
         job_file.write_text(json.dumps(job, default=str), encoding="utf-8")
+        return job_file, raw
+
+    def execute(self, step: str, path: Path, ctx: RunContext) -> StepResult:
+        job_file, raw = self.write_job(step, path, ctx)
         live = _Live(ctx)
         read_fd, write_fd = os.pipe()
         reader = threading.Thread(target=live.read, args=(read_fd,), daemon=True)
@@ -115,8 +134,7 @@ class NotebookRunner(StepRunner):
                 after_start=lambda: os.close(write_fd),
             )
         finally:
-            if live.kernel_pid:  # a kernel orphaned by a dead worker
-                kill_tree(live.kernel_pid, grace=0)
+            _kill_kernel(live)
             reader.join(timeout=2)
         return self._result(live, exit_, raw)
 
@@ -146,8 +164,81 @@ class NotebookRunner(StepRunner):
                           traceback=_strip_ansi(res.get("traceback") or "") or None, notebook=notebook)
 
 
+def _kill_kernel(live: _Live) -> None:
+    """A kernel orphaned by a killed worker dies too; its socket files go."""
+    if live.kernel_pid:
+        kill_tree(live.kernel_pid, grace=0)
+    if live.kernel_dir:
+        shutil.rmtree(live.kernel_dir, ignore_errors=True)
+
+
+class WarmNotebookRunner(NotebookRunner):
+    """Like :class:`NotebookRunner`, with a worker and kernel started before the run asked.
+
+    The run gets the worker for itself (its own kernel, discarded afterwards) and supervises
+    it like a cold one. ``pool`` defaults to the process-wide pool (``STUDIO_WARM_KERNELS``).
+    """
+
+    def __init__(self, pool: WarmPool | None = None) -> None:
+        self._pool = pool
+
+    def pool(self) -> WarmPool | None:
+        return self._pool if self._pool is not None else get_pool()
+
+    def warm_possible(self, path: Path, ctx: RunContext) -> bool:
+        """Only the pre-started kernel, and only an environment settable after start-up."""
+        if startup_part(ctx.request.env):  # e.g. PYTHONHASHSEED: needs a kernel started with it
+            return False
+        return _kernel_name(path, ctx.request.kernel) == DEFAULT_KERNEL
+
+    def take(self, path: Path, ctx: RunContext) -> WarmWorker | None:
+        if not self.warm_possible(path, ctx):
+            return None
+        try:
+            pool = self.pool()
+        except ValueError as exc:  # STUDIO_WARM_KERNELS is not a number
+            ctx.emit({"kind": "log", "stream": "executor", "level": "WARNING",
+                      "message": f"{exc}; starting the notebook cold"})
+            return None
+        return pool.take() if pool is not None else None
+
+    def execute(self, step: str, path: Path, ctx: RunContext) -> StepResult:
+        worker = self.take(path, ctx)
+        if worker is None:
+            return super().execute(step, path, ctx)
+        job_file, raw = self.write_job(step, path, ctx, env=worker.env_change(ctx.step_env()))
+        if not worker.send_job(str(job_file)):  # died while idle: this run starts cold
+            worker.release()
+            return super().execute(step, path, ctx)
+        live = _Live(ctx)
+        worker.attach(live.handle, live.flush)
+        ended = threading.Thread(target=worker.done.wait, daemon=True)
+        try:
+            exit_ = watch(
+                worker.proc, deadline=ctx.deadline, cancel=ctx.cancel, budget=ctx.budget,
+                on_stdout=lambda line: ctx.log("stdout", line),
+                on_stderr=lambda line: _stderr(ctx, line),
+                extra_readers=(ended,),
+            )
+        finally:
+            _kill_kernel(live)
+            worker.release()
+        return self._result(live, exit_, raw)
+
+
+def _kernel_name(path: Path, requested: str | None) -> str | None:
+    if requested:
+        return requested
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["metadata"]["kernelspec"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _stderr(ctx: RunContext, line: str) -> None:
     """Kernel/worker stderr; the kernel's own start-up warnings are not the notebook's errors."""
+    if TCP_WARNING in line:  # executor noise (our kernels use IPC; a foreign provisioner may not)
+        return
     if line.startswith("[IPKernelApp] WARNING"):
         ctx.emit({"kind": "log", "stream": "stderr", "level": "WARNING", "message": line})
     else:

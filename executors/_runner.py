@@ -121,9 +121,7 @@ def save_notebook(raw: Path, step: str, ctx: RunContext, html: bool = True) -> t
     if not html:
         return ipynb, None
     try:
-        from nbconvert import HTMLExporter
-
-        body, _ = HTMLExporter().from_notebook_node(clean)
+        body = render_html(clean)
         html_path = output_path(ctx, step, ".html")
         html_path.write_text(ctx.redactor.text(body), encoding="utf-8")
     except Exception as exc:
@@ -131,13 +129,31 @@ def save_notebook(raw: Path, step: str, ctx: RunContext, html: bool = True) -> t
     return ipynb, html_path
 
 
+_html_lock = threading.Lock()
+_html_exporter: Any = None
+
+
+def render_html(nb: Any) -> str:
+    """The notebook as HTML. One exporter for the process: building one loads and compiles
+    its templates (~0.2 s a step otherwise); renders take turns (it is not thread-safe)."""
+    global _html_exporter
+    with _html_lock:
+        if _html_exporter is None:
+            from nbconvert import HTMLExporter
+
+            _html_exporter = HTMLExporter()
+        body, _ = _html_exporter.from_notebook_node(nb)
+    return body
+
+
 _warm_lock = threading.Lock()
 _warmed = False
 
 
 def warm_up() -> None:
-    """Import nbformat/nbconvert and compile the notebook schema once, in the background,
-    so saving the first output notebook (and a cancel's prompt return) does not pay ~2 s."""
+    """Import nbformat/nbconvert, compile the notebook schema and the HTML templates once, in
+    the background, so saving the first output notebook (and a cancel's prompt return) does
+    not pay ~2 s."""
     global _warmed
     with _warm_lock:
         if _warmed:
@@ -146,10 +162,11 @@ def warm_up() -> None:
 
     def work() -> None:
         import nbformat
-        from nbformat.v4 import new_notebook
+        from nbformat.v4 import new_code_cell, new_notebook
 
-        nbformat.validate(new_notebook())
-        from nbconvert import HTMLExporter  # noqa: F401
+        nb = new_notebook(cells=[new_code_cell("1")])
+        nbformat.validate(nb)
+        render_html(nb)
 
     threading.Thread(target=work, name="studio-warm-up", daemon=True).start()
 

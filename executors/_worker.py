@@ -1,9 +1,17 @@
-"""The notebook worker: ``python -m executors._worker JOB_FILE PIPE_FD``.
+"""The notebook worker: runs one notebook through papermill in its own process.
 
-Runs one notebook through papermill in its own process (the kernel is its child) and tells
-the parent what happens over a pipe, one JSON object a line:
+    python -m executors._worker JOB_FILE PIPE_FD              cold: start, run the job, exit
+    python -m executors._worker --warm PIPE_FD PARENT_PID     warm: import papermill, start a
+                                                              kernel, wait for a job file path
+                                                              on stdin, run it, exit
 
-    {"t": "kernel", "pid": 123}                       the kernel process (killed with the tree)
+The kernel is the worker's child and serves this one job. A warm worker dies with its
+parent (PR_SET_PDEATHSIG on Linux, and EOF on stdin while it waits). The worker tells the
+parent what happens over a pipe, one JSON object a line:
+
+    {"t": "kernel", "pid": 123, "dir": "..."}         the kernel process (killed with the tree)
+                                                      and its socket directory
+    {"t": "ready"}                                    a warm worker waits for its job
     {"t": "cell", "index": 3, "source_index": 2}      a cell starts (index in the executed
                                                       notebook / in the author's notebook)
     {"t": "out", "name": "stdout", "text": "..."}     stream output, live
@@ -24,6 +32,8 @@ import os
 import sys
 import threading
 from typing import Any, TextIO
+
+from executors._kernel import DEFAULT_KERNEL, Kernel
 
 # Stream output is sent in pieces no longer than this, so the parent reads bounded lines.
 CHUNK = 32 * 1024
@@ -121,25 +131,51 @@ def install_engine(channel: Channel) -> None:
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
             kwargs.pop("input_path", None)
             kwargs.pop("log_output", None)
+            kc = kwargs.pop("kc", None)
             client = StudioClient(
                 nb_man, kernel_name=kernel_name, timeout=None, startup_timeout=kwargs.pop("start_timeout", 60),
                 resources=kwargs.pop("resources", {}), km=kwargs.pop("km", None),
             )
+            if kc is not None:  # a kernel we started (warm or cold): nbclient uses it as is
+                client.kc = kc
             install_engine.last_client = client  # type: ignore[attr-defined]
             return client.execute()
 
     papermill_engines.register(ENGINE_NAME, StudioEngine)
 
 
-def run_job(job: dict[str, Any], channel: Channel, km: Any = None) -> dict[str, Any]:
-    """Execute one notebook job; returns the ``result`` message (also sent on the channel)."""
+def kernel_name(job: dict[str, Any]) -> str | None:
+    """The kernel papermill would start: the job's, else the notebook's kernelspec."""
+    if job.get("kernel"):
+        return str(job["kernel"])
+    try:
+        with open(job["input"], encoding="utf-8") as handle:
+            return json.load(handle)["metadata"]["kernelspec"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # papermill reports the problem in its own words
+
+
+def run_job(job: dict[str, Any], channel: Channel, warm: Kernel | None = None) -> dict[str, Any]:
+    """Execute one notebook job; returns the ``result`` message (also sent on the channel).
+
+    ``warm`` is a kernel started before the job arrived; it is used if it is the kernel the
+    notebook asks for, else a kernel is started now. Either way it is stopped at the end.
+    """
     import papermill as pm
     from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     result: dict[str, Any] = {"t": "result", "status": "completed"}
-    extra: dict[str, Any] = {} if km is None else {"km": km}
+    kernel: Kernel | None = None
     try:
+        name = kernel_name(job)
+        if warm is not None and warm.name == name and warm.alive():
+            kernel, warm = warm, None
+            kernel.prepare(job["cwd"], job.get("env") or {})
+        elif name is not None:
+            kernel = Kernel.start(name, cwd=job["cwd"], scratch=job.get("scratch"))
+            channel.send(t="kernel", pid=kernel.pid, dir=kernel.ipc_dir)
+        extra: dict[str, Any] = {} if kernel is None else {"km": kernel.km, "kc": kernel.kc}
         pm.execute_notebook(
             job["input"], job["output"], parameters=job["params"], kernel_name=job.get("kernel"),
             engine_name=ENGINE_NAME, progress_bar=False, cwd=job["cwd"],
@@ -161,7 +197,14 @@ def run_job(job: dict[str, Any], channel: Channel, km: Any = None) -> dict[str, 
         client = getattr(install_engine, "last_client", None)
         result.update(status="failed", kind="internal", cell=getattr(client, "current_index", None),
                       ename=type(ex).__name__, evalue=str(ex), traceback=traceback.format_exc())
+    finally:
+        if warm is not None:  # not the kernel this notebook wants (or it died while waiting)
+            warm.kill()
+    # The kernel exits before the worker does: the parent moves on (next step, next run)
+    # only when the worker has exited, so the user's files are complete by then.
     channel.send(**result)
+    if kernel is not None:
+        kernel.stop()
     return result
 
 
@@ -185,17 +228,80 @@ def route_logging(channel: Channel) -> None:
         logger.propagate = False
 
 
-def main(argv: list[str]) -> int:
-    job_file, fd = argv[0], int(argv[1])
+def die_with_parent(parent_pid: int) -> None:
+    """Linux: SIGKILL this process when the thread that started it ends (the pool's keeper
+    thread lives as long as the studio process). Exit now if the parent is already gone."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
+def open_channel(fd: int) -> Channel:
     os.set_inheritable(fd, False)  # the kernel must not hold our pipe open
     channel = Channel(os.fdopen(fd, "w", encoding="utf-8", buffering=1))
     route_logging(channel)
     install_engine(channel)
+    return channel
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--warm":
+        return warm_main(int(argv[1]), int(argv[2]))
+    job_file, fd = argv[0], int(argv[1])
+    channel = open_channel(fd)
     with open(job_file, encoding="utf-8") as handle:
         job = json.load(handle)
     run_job(job, channel)
     return 0
 
 
+def warm_main(fd: int, parent_pid: int) -> int:
+    die_with_parent(parent_pid)
+    channel = open_channel(fd)
+    import papermill  # noqa: F401  (everything a job needs is imported before it arrives)
+
+    kernel: Kernel | None = None
+    try:
+        kernel = Kernel.start(DEFAULT_KERNEL, cwd=os.getcwd(), scratch=os.getcwd())
+        kernel.harden()
+        channel.send(t="kernel", pid=kernel.pid, dir=kernel.ipc_dir)
+    except Exception as ex:
+        if kernel is not None:
+            kernel.kill()
+            kernel = None
+        channel.send(t="log", level="WARNING", message=f"the warm kernel did not start ({ex!r}); "
+                                                      "this run starts its own")
+    channel.send(t="ready")
+    line = sys.stdin.readline().strip()
+    if not line:  # the pool closed our stdin, or the studio died: no job will come
+        if kernel is not None:
+            kernel.kill()
+        return 0
+    with open(line, encoding="utf-8") as handle:
+        job = json.load(handle)
+    for key, value in (job.get("env") or {}).items():  # as the kernel gets it (prepare)
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    run_job(job, channel, warm=kernel)
+    return 0
+
+
+def _exit_now(code: int) -> None:
+    """Leave without the interpreter's tear-down (~1-2 s of zmq/threads/module cleanup on a
+    busy machine): the notebook is written and closed, the kernel has exited, the channel is
+    flushed after every message. The parent waits for this exit."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    _exit_now(main(sys.argv[1:]))
