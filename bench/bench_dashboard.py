@@ -220,13 +220,28 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--services", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--home", type=Path, default=None,
+                        help="keep the seeded workspace here and reuse it on the next run (SQLite only)")
     args = parser.parse_args()
 
     runs: dict[str, dict[str, dict[str, list[float]]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label in ("empty", "seeded"):
-            ws = make_workspace(Path(tmp) / label, args.services if label == "seeded" else 0, args.database_url)
-            sample = seed(ws, args.executions, args.events) if label == "seeded" else None
+            if label == "seeded" and args.home and (args.home / "seeded.json").exists():
+                from studio.workspace import Workspace
+
+                ws = Workspace.open(args.home / "ws")
+                sample = json.loads((args.home / "seeded.json").read_text())
+                print(f"reusing the seeded workspace in {args.home}", flush=True)
+            elif label == "seeded":
+                home = (args.home / "ws") if args.home else Path(tmp) / label
+                ws = make_workspace(home, args.services, args.database_url)
+                sample = seed(ws, args.executions, args.events)
+                if args.home:
+                    (args.home / "seeded.json").write_text(json.dumps(sample))
+            else:
+                ws = make_workspace(Path(tmp) / label, 0, args.database_url)
+                sample = None
             base, server, thread = serve(ws)
             try:
                 runs[label] = measure(base, pages(sample), args.repeat)

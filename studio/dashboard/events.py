@@ -12,7 +12,7 @@ import param
 
 from studio.dashboard import queries
 from studio.dashboard.layout import (
-    Pager, arg, as_json, empty, esc, every, execution_link, html_pane, lineage_link, link, service_link, table,
+    heading, Pager, arg, as_json, empty, esc, every, execution_link, html_pane, lineage_link, link, service_link, table,
     url, when,
 )
 from studio.errors import StudioError
@@ -188,9 +188,9 @@ class EventsPage(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            "### Event catalog", self.catalog_pane, self.catalog_pager, self.type_detail,
-            "### Event log", self.filters, self.log_pane, self.log_pager,
-            "### Send a test event",
+            heading('Event catalog', 3), self.catalog_pane, self.catalog_pager, self.type_detail,
+            heading('Event log', 3), self.filters, self.log_pane, self.log_pager,
+            heading('Send a test event', 3),
             pn.Row(pn.Column(self.send_type, self.send_button), self.send_data, self.send_message),
             sizing_mode="stretch_width",
         )

@@ -16,7 +16,7 @@ import param
 from studio import runs
 from studio.dashboard import queries
 from studio.dashboard.layout import (
-    Pager, arg, as_json, badge, duration, empty, esc, every, execution_link, html_pane, lineage_link, link,
+    heading, Pager, arg, as_json, badge, duration, empty, esc, every, execution_link, html_pane, lineage_link, link,
     service_link, table, url, when,
 )
 from studio.errors import NotFound, StudioError
@@ -229,10 +229,10 @@ class ExecutionDetail(pn.viewable.Viewer):
         return pn.Column(
             self.header,
             pn.Row(self.rerun, self.cancel, self.message),
-            pn.Row(pn.Column("#### Parameters", self.params_pane, sizing_mode="stretch_width"),
-                   pn.Column("#### Trigger event", self.trigger_pane, sizing_mode="stretch_width"),
+            pn.Row(pn.Column(heading('Parameters', 4), self.params_pane, sizing_mode="stretch_width"),
+                   pn.Column(heading('Trigger event', 4), self.trigger_pane, sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
-            "#### Steps", self.steps,
+            heading('Steps', 4), self.steps,
             pn.Tabs(("Notebook", self.notebooks), ("Logs", self.logs), ("Emitted events", self.events),
                     dynamic=False, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",

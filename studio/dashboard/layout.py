@@ -133,6 +133,11 @@ def html_pane(text: str = "", **kwargs: Any) -> pn.pane.HTML:
     return pn.pane.HTML(text, stylesheets=[CSS], **kwargs)
 
 
+def heading(text: str, level: int = 3) -> pn.pane.HTML:
+    """A section title (HTML, not a Markdown pane: it is on every page and much lighter)."""
+    return pn.pane.HTML(f'<h{level} style="margin:4px 0">{esc(text)}</h{level}>', margin=(10, 10, 0, 10))
+
+
 def arg(name: str, default: str = "") -> str:
     """A query-string argument of the page being built (``?name=value``)."""
     values = (pn.state.session_args or {}).get(name) or []

@@ -11,7 +11,7 @@ import param
 
 from studio.dashboard import charts, queries
 from studio.dashboard.layout import (
-    badge, duration, empty, esc, every, later, execution_link, html_pane, service_link, table, when,
+    heading, badge, duration, empty, esc, every, later, execution_link, html_pane, service_link, table, when,
 )
 from studio.workspace import Workspace
 
@@ -113,13 +113,13 @@ class Overview(pn.viewable.Viewer):
             self.kpis,
             pn.Row(self.status_chart, self.trigger_chart, self.duration_chart, sizing_mode="stretch_width"),
             pn.Row(
-                pn.Column("### Latest executions", self.recent, sizing_mode="stretch_width"),
-                pn.Column("### Latest failures", self.failed, sizing_mode="stretch_width"),
+                pn.Column(heading('Latest executions', 3), self.recent, sizing_mode="stretch_width"),
+                pn.Column(heading('Latest failures', 3), self.failed, sizing_mode="stretch_width"),
                 sizing_mode="stretch_width",
             ),
             pn.Row(
-                pn.Column("### Recently updated services", self.updated, sizing_mode="stretch_width"),
-                pn.Column(f"### Most executed (last {self.days} days)", self.busiest, sizing_mode="stretch_width"),
+                pn.Column(heading('Recently updated services', 3), self.updated, sizing_mode="stretch_width"),
+                pn.Column(heading(f'Most executed (last {self.days} days)', 3), self.busiest, sizing_mode="stretch_width"),
                 sizing_mode="stretch_width",
             ),
             sizing_mode="stretch_width",

@@ -13,7 +13,7 @@ from studio import runs
 from studio.api.models import service_summary
 from studio.dashboard import queries
 from studio.dashboard.layout import (
-    Pager, arg, as_json, badge, duration, empty, esc, every, execution_link, html_pane, link, service_link,
+    heading, Pager, arg, as_json, badge, duration, empty, esc, every, execution_link, html_pane, link, service_link,
     table, url, when,
 )
 from studio.discovery import ServiceDef
@@ -261,11 +261,11 @@ class ServiceDetail(pn.viewable.Viewer):
             pn.Tabs(
                 ("README", readme_pane),
                 ("Executions", pn.Column(self.executions, self.pager, sizing_mode="stretch_width")),
-                ("Steps & manifest", pn.Column(html_pane(steps), "#### manifest.json", manifest, sizing_mode="stretch_width")),
+                ("Steps & manifest", pn.Column(html_pane(steps), heading('manifest.json', 4), manifest, sizing_mode="stretch_width")),
                 ("Triggers & schedule", pn.Column(
-                    "#### Triggered by", self.triggers, pn.Row(self.new_type, self.link_button),
+                    heading('Triggered by', 4), self.triggers, pn.Row(self.new_type, self.link_button),
                     pn.Row(self.unlink_select, self.unlink_button),
-                    "#### Schedule", html_pane(self.schedule_html()), sizing_mode="stretch_width")),
+                    heading('Schedule', 4), html_pane(self.schedule_html()), sizing_mode="stretch_width")),
                 dynamic=False, sizing_mode="stretch_width",
             ),
             sizing_mode="stretch_width",
