@@ -10,7 +10,8 @@ with ``register(".ipynb", MyRunner())`` without touching callers::
 
 Notebooks run on warm workers by default (``WarmNotebookRunner``: a pool of
 ``STUDIO_WARM_KERNELS`` workers, default 2, each with a started kernel used for one run
-only); ``shutdown()`` stops them (it also runs at exit).
+only); ``prewarm()`` starts them ahead of the first run, ``shutdown()`` stops them (it
+also runs at exit).
 
 Exceptions::
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 from executors._notebook import NotebookRunner, WarmNotebookRunner
 from executors._pool import shutdown
 from executors._redact import MASK, Redactor
-from executors._run import run
+from executors._run import prewarm, run
 from executors._runner import StepResult, StepRunner, UnknownStepType, known_suffixes, register, runner_for
 from executors._script import ScriptRunner
 from executors._sql import SqlRunner
@@ -34,7 +35,7 @@ from executors.base import (
 
 __all__ = [
     "run", "register", "runner_for", "known_suffixes", "StepRunner", "StepResult", "RunContext",
-    "UnknownStepType", "NotebookRunner", "WarmNotebookRunner", "shutdown", "ScriptRunner", "SqlRunner", "Redactor", "MASK",
+    "UnknownStepType", "NotebookRunner", "WarmNotebookRunner", "prewarm", "shutdown", "ScriptRunner", "SqlRunner", "Redactor", "MASK",
     "RunRequest", "RunListener", "RunOutcome", "RunStatus", "StepOutcome", "StepStatus", "Cancel",
 ]
 

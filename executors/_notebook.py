@@ -134,8 +134,8 @@ class NotebookRunner(StepRunner):
                 after_start=lambda: os.close(write_fd),
             )
         finally:
-            _kill_kernel(live)
             reader.join(timeout=2)
+            _kill_kernel(live)
         return self._result(live, exit_, raw)
 
     def _result(self, live: _Live, exit_: Any, raw: Path) -> StepResult:
@@ -165,8 +165,9 @@ class NotebookRunner(StepRunner):
 
 
 def _kill_kernel(live: _Live) -> None:
-    """A kernel orphaned by a killed worker dies too; its socket files go."""
-    if live.kernel_pid:
+    """A kernel orphaned by a killed worker dies too; its socket files go. (A worker that
+    reported its result has already waited for its kernel to exit.)"""
+    if live.kernel_pid and live.result is None:
         kill_tree(live.kernel_pid, grace=0)
     if live.kernel_dir:
         shutil.rmtree(live.kernel_dir, ignore_errors=True)

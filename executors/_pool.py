@@ -42,7 +42,28 @@ TAKE_WAIT = 0.5
 MAX_EARLY_DEATHS = 3
 BACKOFF_SECONDS = 60.0
 
+# A warm worker's private directory (its cwd, its kernel's sockets): <tmp>/studio-warm-<pid>-*
+HOME_PREFIX = "studio-warm-"
+
 log = logging.getLogger("executors.pool")
+
+
+def sweep_leftovers() -> None:
+    """Remove the private directories of pools whose studio process was killed (SIGKILL
+    leaves no chance to clean up; its workers and kernels died with it)."""
+    import shutil
+
+    import psutil
+
+    root = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(HOME_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        owner = name[len(HOME_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and int(owner) != os.getpid() and not psutil.pid_exists(int(owner)):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
 def configured_size() -> int:
@@ -258,6 +279,7 @@ class WarmPool:
     def _keep(self) -> None:
         """Start workers until ``size`` are idle. Every worker is started from this thread,
         which ends only when the pool is closed and no taken worker is left running."""
+        sweep_leftovers()
         while True:
             with self._changed:
                 while not self._closed and not self._needs_worker():
@@ -299,7 +321,7 @@ class WarmPool:
 
     def _spawn(self) -> WarmWorker:
         env = base_env()
-        home = tempfile.mkdtemp(prefix="studio-warm-")
+        home = tempfile.mkdtemp(prefix=f"{HOME_PREFIX}{os.getpid()}-")
         read_fd, write_fd = os.pipe()
         try:
             proc = start([sys.executable, "-m", "executors._worker", "--warm", str(write_fd), str(os.getpid())],

@@ -129,23 +129,26 @@ class _ExitWaiter:
     child exits (Linux), instead of up to a whole WATCH_INTERVAL later."""
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.proc = proc
         self.fd: int | None = None
+        self.poller: select.poll | None = None
         try:
             self.fd = os.pidfd_open(proc.pid)  # type: ignore[attr-defined]
+            self.poller = select.poll()
+            self.poller.register(self.fd, select.POLLIN)
         except (AttributeError, OSError):
-            self.fd = None
+            self.close()
 
     def wait(self, timeout: float) -> None:
-        if self.fd is None:
+        if self.poller is None:
             time.sleep(timeout)
             return
         try:
-            select.select([self.fd], [], [], timeout)
-        except (OSError, ValueError):
+            self.poller.poll(timeout * 1000)
+        except OSError:
             time.sleep(timeout)
 
     def close(self) -> None:
+        self.poller = None
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None

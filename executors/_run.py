@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from executors._context import RunContext, now
+from executors._pool import get_pool
 from executors._process import StopReason
 from executors._runner import UnknownStepType, runner_for, warm_up
 from executors.base import RunListener, RunOutcome, RunRequest, RunStatus, StepOutcome, StepStatus
@@ -44,6 +46,17 @@ def run(request: RunRequest, listener: RunListener, cancel: threading.Event) -> 
     finally:
         ctx.close()
     return RunOutcome(status=status, steps=outcomes, error=error)
+
+
+def prewarm() -> None:
+    """Start what the first run would otherwise wait for, in the background: the warm pool
+    (``STUDIO_WARM_KERNELS``) and the parent's nbformat/nbconvert. For a process that will
+    run notebooks soon (the executor role at start-up); never raises."""
+    warm_up()
+    try:
+        get_pool()
+    except ValueError as exc:  # a bad STUDIO_WARM_KERNELS: each run will say so
+        logging.getLogger("executors").warning("%s", exc)
 
 
 def _stopped(stop: StopReason, ctx: RunContext) -> tuple[RunStatus, str]:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -20,7 +21,7 @@ import pytest
 
 import executors
 from executors import NotebookRunner, RunStatus, StepStatus, WarmNotebookRunner, run
-from executors._pool import POOL_SIZE_ENV, WarmPool, get_pool
+from executors._pool import HOME_PREFIX, POOL_SIZE_ENV, WarmPool, get_pool, sweep_leftovers
 
 from .conftest import Recorder
 
@@ -155,6 +156,11 @@ def test_workers_and_kernels_die_with_a_killed_studio(tmp_path: Path):
         studio.stdin.flush()
         assert studio.wait(timeout=30) == -signal.SIGKILL
         assert not wait_gone(pids, 15), "warm workers or kernels outlived the studio"
+        # its private directories go at the next pool's start
+        leftovers = f"{HOME_PREFIX}{studio.pid}-*"
+        assert list(Path(tempfile.gettempdir()).glob(leftovers))
+        sweep_leftovers()
+        assert not list(Path(tempfile.gettempdir()).glob(leftovers))
     finally:
         if studio.poll() is None:
             studio.kill()
