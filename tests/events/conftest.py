@@ -14,22 +14,9 @@ import pytest
 
 from studio.workspace import Workspace, init_workspace
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from tests.conftest import PG_URL
 
 
-def _pg_reason() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=2):
-            return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server to test against"
-        return f"PostgreSQL on 127.0.0.1:5432 (database 'test') is not reachable: {exc}"
-
-
-@pytest.fixture(scope="session")
-def pg_reason() -> str | None:
-    return _pg_reason()
 
 
 @pytest.fixture(params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)])

