@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from studio import defaults, runs
-from studio.catalog.models import Event, Execution, Link, Mapping, Project, Routing, Service, Step, utcnow
+from studio.catalog.models import Event, Link, Mapping, Project, Routing, Service, utcnow
 from studio.discovery import ServiceDef
 from studio.errors import NotFound, ValidationFailed
 from studio.events.cloudevent import MANUAL_TRIGGER, SPECVERSION, CloudEvent

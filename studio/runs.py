@@ -22,7 +22,6 @@ from studio.catalog.models import Event, Execution, LogRecord, Step, utcnow
 from studio.discovery import ServiceDef
 from studio.errors import Conflict, NotFound, StudioError, ValidationFailed
 from studio.events.cloudevent import MANUAL_TRIGGER, CloudEvent, new_event
-from studio.events.correlation import next_hop
 from studio.events.store import store_event
 from studio.workspace import Workspace
 

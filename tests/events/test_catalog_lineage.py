@@ -9,7 +9,7 @@ from studio.events.cloudevent import new_event
 from studio.events.ingest import accept
 from studio.events.lineage import lineage, list_events, wait_for_chain
 from studio.executor import Executor
-from studio.router import add_mapping, route
+from studio.router import add_mapping
 
 
 def _type(ws, name):
