@@ -41,7 +41,9 @@ def pages(ws: Workspace, app: Any = None) -> dict[str, Callable[[], Any]]:
         return shell("Services", ServicesPage(ws, app=app), active="/services")
 
     def execution() -> Any:
-        return shell("Execution", ExecutionPage(ws, app=app), active="")
+        page = ExecutionPage(ws, app=app)
+        return shell("Execution" if page.execution_id else "Executions", page,
+                     active="" if page.execution_id else "/execution")
 
     def events() -> Any:
         return shell("Events", EventsPage(ws), active="/events")

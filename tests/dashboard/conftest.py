@@ -216,5 +216,6 @@ def page(browser: Any) -> Iterator[Any]:
 def shot(page: Any, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    page.wait_for_timeout(400)   # let Bokeh finish laying out what the last patch changed
     page.screenshot(path=str(path), full_page=True)
     return path
