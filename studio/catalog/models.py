@@ -58,6 +58,14 @@ class UTCDateTime(TypeDecorator):
 Time = UTCDateTime
 
 
+def _origin_of_row(context: Any) -> str | None:
+    """Column default: the chain part of the row's correlation id (ORM and bulk inserts alike)."""
+    from studio.events.correlation import origin
+
+    value = context.get_current_parameters().get("correlation_id")
+    return origin(value) if value else None
+
+
 class Project(Base):
     __tablename__ = "projects"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -112,6 +120,9 @@ class Execution(Base):
     trigger: Mapped[str] = mapped_column(String(16), default="manual")   # manual|form|event|scheduled|retry
     trigger_event_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
     correlation_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # The chain this execution belongs to (the id without its hop); lineage looks chains up by it.
+    correlation_origin: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True,
+                                                           default=_origin_of_row)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
@@ -215,6 +226,8 @@ class Event(Base):
     datacontenttype: Mapped[str] = mapped_column(String(100), default="application/json")
     data: Mapped[Any] = mapped_column(JSON, nullable=True)
     correlation_id: Mapped[str] = mapped_column(String(64), index=True)
+    correlation_origin: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True,
+                                                           default=_origin_of_row)
     execution_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # producer
     hops: Mapped[int] = mapped_column(Integer, default=0)
     routed: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -28,47 +28,10 @@ MAX_NODES = 400   # a chain longer than this is drawn up to here (the table says
 
 
 def chain(ws: Workspace, correlation_id: str) -> list[dict[str, Any]]:
-    """The nodes ``studio.events.lineage.lineage`` returns, fetched through the indexed chain
-    filter (its ``LIKE`` scans the whole event table) and capped at ``MAX_NODES`` per kind."""
-    from sqlalchemy import select
+    """The chain's nodes, at most ``MAX_NODES`` of each kind, so a runaway chain stays drawable."""
+    from studio.events.lineage import lineage
 
-    from studio.catalog.models import Event, Execution
-
-    dialect = ws.catalog.dialect
-    with ws.catalog.session() as s:
-        events = list(s.scalars(select(Event).where(queries.chain_filter(Event.correlation_id, correlation_id,
-                                                                         dialect))
-                                .order_by(Event.seq).limit(MAX_NODES)))
-        executions = list(s.scalars(select(Execution).where(
-            queries.chain_filter(Execution.correlation_id, correlation_id, dialect))
-            .order_by(Execution.created_at).limit(MAX_NODES)))
-    if not events and not executions:
-        raise NotFound("correlation id", correlation_id)
-    nodes: list[tuple[Any, int, dict[str, Any]]] = []
-    for e in events:
-        mapped_from = _mapped_from(e)
-        parent = ({"kind": "event", "seq": mapped_from} if mapped_from is not None
-                  else {"kind": "execution", "id": e.execution_id} if e.execution_id else None)
-        nodes.append((e.received_at, 0, {
-            "kind": "event", "seq": e.seq, "id": e.event_id, "type": e.type, "source": e.source,
-            "time": e.received_at.isoformat(), "correlation_id": e.correlation_id, "routed": e.routed,
-            "parent": parent}))
-    for x in executions:
-        nodes.append((x.created_at, 1, {
-            "kind": "execution", "id": x.id, "service": f"{x.project}/{x.service}", "status": x.status,
-            "trigger": x.trigger, "time": x.created_at.isoformat(), "correlation_id": x.correlation_id,
-            "parent": {"kind": "event", "seq": x.trigger_event_id} if x.trigger_event_id else None}))
-    nodes.sort(key=lambda n: (n[0], n[1]))
-    return [n[2] for n in nodes]
-
-
-def _mapped_from(event: Any) -> int | None:
-    """The event a mapped event was made from (the events package knows the encoding)."""
-    try:
-        from studio.events.lineage import _mapped_from as mapped_from
-    except ImportError:
-        return None
-    return mapped_from(event)
+    return lineage(ws, correlation_id, limit=MAX_NODES)
 
 
 def node_key(node: dict[str, Any]) -> str:

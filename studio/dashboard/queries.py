@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Date, String, and_, cast, func, or_, select
+from sqlalchemy import Date, String, cast, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from studio.catalog import Catalog
 from studio.catalog.models import Event, EventType, Execution, LogRecord, Project, Routing, Service, Step
+from studio.events.correlation import chain_filter
 
 PAGE_SIZE = 50
 DAYS = 7
@@ -73,22 +74,6 @@ def last_days(days: int = DAYS, now: datetime | None = None) -> tuple[datetime, 
     first = today - timedelta(days=days - 1)
     start = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
     return start, [(first + timedelta(days=i)).isoformat() for i in range(days)]
-
-
-def chain_filter(column: Any, correlation_id: str, dialect: str) -> ColumnElement[bool]:
-    """Every id of the chain ``correlation_id`` belongs to (``origin`` and ``origin_NN``), by index.
-
-    ``LIKE 'origin\\_%'`` cannot use the plain index (SQLite's LIKE is case-insensitive, and
-    PostgreSQL needs ``text_pattern_ops``), so it scans the whole table. Origins hold no '_',
-    so on SQLite (binary collation) the chain is the range ['origin_', 'origin`'); on PostgreSQL,
-    whose collation may not order punctuation bytewise, the hops are listed (``_01`` .. ``_99``).
-    """
-    from studio.events.correlation import origin
-
-    root = origin(correlation_id)
-    if dialect == "sqlite":
-        return or_(column == root, and_(column >= f"{root}_", column < f"{root}`"))
-    return column.in_([root] + [f"{root}_{i:02d}" for i in range(1, 100)])
 
 
 # Overview -----------------------------------------------------------------------------
@@ -282,7 +267,7 @@ def search_events(catalog: Catalog, *, type: str | None = None, correlation_id: 
     if type:
         query = query.where(Event.type == type)
     if correlation_id:
-        query = query.where(chain_filter(Event.correlation_id, correlation_id, catalog.dialect))
+        query = query.where(chain_filter(Event, correlation_id))
     if text:
         query = query.where(or_(Event.type.contains(text), Event.subject.contains(text),
                                 cast(Event.data, String).contains(text)))
@@ -331,7 +316,7 @@ def chain_size(catalog: Catalog, correlation_id: str) -> tuple[int, int]:
     """(events, executions) of a chain, counted by index: the lineage page's cheap "anything new?"."""
     with catalog.session() as s:
         events = s.scalar(select(func.count()).select_from(Event).where(
-            chain_filter(Event.correlation_id, correlation_id, catalog.dialect)))
+            chain_filter(Event, correlation_id)))
         executions = s.scalar(select(func.count()).select_from(Execution).where(
-            chain_filter(Execution.correlation_id, correlation_id, catalog.dialect)))
+            chain_filter(Execution, correlation_id)))
     return int(events or 0), int(executions or 0)

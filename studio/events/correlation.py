@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 _FORM = re.compile(r"^(?P<origin>[A-Za-z0-9-]{1,60})_(?P<seq>\d{2,})$")
 
@@ -33,3 +34,9 @@ def next_hop(correlation_id: str | None) -> str:
     if not match:   # a foreign id: keep it as the origin and start counting
         return f"{correlation_id[:60]}_01"
     return f"{match.group('origin')}_{int(match.group('seq')) + 1:02d}"
+
+
+def chain_filter(model: Any, correlation_id: str) -> Any:
+    """SQL condition selecting every row of ``model`` (Event or Execution) in the chain of
+    ``correlation_id``: an equality on the indexed ``correlation_origin`` column."""
+    return model.correlation_origin == origin(correlation_id)

@@ -2,7 +2,7 @@
 and searching the event log.
 
 Correlation ids look like ``7f3a9c_01``; each hop increments the sequence, so the chain is
-every event and execution whose id starts with the same origin (``LIKE '7f3a9c\\_%'``).
+every event and execution with the same origin (the indexed ``correlation_origin`` column).
 Parents: an execution's parent is the event that triggered it (``trigger_event_id``); an
 event's parent is the execution that emitted it (``execution_id``) or, for a mapped event,
 the event it was mapped from.
@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 from studio import defaults
 from studio.catalog.models import Event, Execution
 from studio.errors import NotFound, StudioError
-from studio.events.correlation import origin
+from studio.events.correlation import chain_filter, origin
 from studio.events.store import event_dict
 from studio.workspace import Workspace
 
@@ -38,18 +38,13 @@ class WaitTimeout(StudioError):
         self.executions = executions
 
 
-def _chain_filter(column: Any, correlation_id: str) -> Any:
-    root = origin(correlation_id)
-    escaped = root.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return or_(column == root, column.like(f"{escaped}\\_%", escape="\\"))
 
-
-def _chain(ws: Workspace, correlation_id: str) -> tuple[list[Event], list[Execution]]:
+def _chain(ws: Workspace, correlation_id: str, limit: int | None = None) -> tuple[list[Event], list[Execution]]:
     with ws.catalog.session() as s:
-        events = list(s.scalars(select(Event).where(_chain_filter(Event.correlation_id, correlation_id))
-                                .order_by(Event.seq)))
-        executions = list(s.scalars(select(Execution).where(_chain_filter(Execution.correlation_id, correlation_id))
-                                    .order_by(Execution.created_at)))
+        events = list(s.scalars(select(Event).where(chain_filter(Event, correlation_id))
+                                .order_by(Event.seq).limit(limit)))
+        executions = list(s.scalars(select(Execution).where(chain_filter(Execution, correlation_id))
+                                    .order_by(Execution.created_at).limit(limit)))
     return events, executions
 
 
@@ -60,9 +55,10 @@ def _mapped_from(event: Event) -> int | None:
     return None
 
 
-def lineage(ws: Workspace, correlation_id: str) -> list[dict[str, Any]]:
-    """Events and executions of the chain, in time order, each with its parent."""
-    events, executions = _chain(ws, correlation_id)
+def lineage(ws: Workspace, correlation_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """Events and executions of the chain, in time order, each with its parent
+    (at most ``limit`` of each kind, the oldest, when a limit is given)."""
+    events, executions = _chain(ws, correlation_id, limit)
     if not events and not executions:
         raise NotFound("correlation id", correlation_id)
     nodes: list[tuple[datetime, int, dict[str, Any]]] = []
@@ -96,7 +92,7 @@ def list_events(ws: Workspace, type: str | None = None, correlation_id: str | No
     if type:
         query = query.where(Event.type == type)
     if correlation_id:
-        query = query.where(_chain_filter(Event.correlation_id, correlation_id))
+        query = query.where(chain_filter(Event, correlation_id))
     if text:
         query = query.where(or_(Event.type.contains(text), Event.source.contains(text),
                                 Event.subject.contains(text), cast(Event.data, String).contains(text)))
