@@ -23,6 +23,7 @@ up: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	@scripts/ensure-chromium
+	$(VENV)/bin/ruff check studio executors forms tests bench
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
