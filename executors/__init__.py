@@ -21,22 +21,55 @@ Exceptions::
 
 from __future__ import annotations
 
+from executors._context import RunContext
 from executors._notebook import NotebookRunner, WarmNotebookRunner
 from executors._pool import shutdown
 from executors._redact import MASK, Redactor
 from executors._run import prewarm, run
-from executors._runner import StepResult, StepRunner, UnknownStepType, known_suffixes, register, runner_for
+from executors._runner import (
+    StepResult,
+    StepRunner,
+    UnknownStepType,
+    known_suffixes,
+    register,
+    runner_for,
+)
 from executors._script import ScriptRunner
 from executors._sql import SqlRunner
-from executors._context import RunContext
 from executors.base import (
-    Cancel, RunListener, RunOutcome, RunRequest, RunStatus, StepOutcome, StepStatus,
+    Cancel,
+    RunListener,
+    RunOutcome,
+    RunRequest,
+    RunStatus,
+    StepOutcome,
+    StepStatus,
 )
 
 __all__ = [
-    "run", "register", "runner_for", "known_suffixes", "StepRunner", "StepResult", "RunContext",
-    "UnknownStepType", "NotebookRunner", "WarmNotebookRunner", "prewarm", "shutdown", "ScriptRunner", "SqlRunner", "Redactor", "MASK",
-    "RunRequest", "RunListener", "RunOutcome", "RunStatus", "StepOutcome", "StepStatus", "Cancel",
+    "MASK",
+    "Cancel",
+    "NotebookRunner",
+    "Redactor",
+    "RunContext",
+    "RunListener",
+    "RunOutcome",
+    "RunRequest",
+    "RunStatus",
+    "ScriptRunner",
+    "SqlRunner",
+    "StepOutcome",
+    "StepResult",
+    "StepRunner",
+    "StepStatus",
+    "UnknownStepType",
+    "WarmNotebookRunner",
+    "known_suffixes",
+    "prewarm",
+    "register",
+    "run",
+    "runner_for",
+    "shutdown",
 ]
 
 register(".ipynb", WarmNotebookRunner())

@@ -40,7 +40,7 @@ class Kernel:
         self.ipc_dir = ipc_dir
 
     @classmethod
-    def start(cls, name: str, cwd: str, scratch: str | None = None, startup_timeout: float = 60) -> "Kernel":
+    def start(cls, name: str, cwd: str, scratch: str | None = None, startup_timeout: float = 60) -> Kernel:
         """Start kernel ``name`` (with nbclient's own settings) and wait until it answers.
         Its sockets and connection file go in a new directory inside ``scratch`` (a
         directory the parent removes, so nothing is left even if this process is killed)."""
@@ -102,9 +102,8 @@ class Kernel:
         a variable to its value, or None to unset it). One expression, so no name is left
         in the user's namespace."""
         self.run_silent(
-            "(lambda os, env: (os.chdir({cwd!r}), [os.environ.pop(k, None) if v is None else "
-            "os.environ.__setitem__(k, v) for k, v in env.items()]))(__import__('os'), {env!r})".format(
-                cwd=cwd, env=dict(env)))
+            f"(lambda os, env: (os.chdir({cwd!r}), [os.environ.pop(k, None) if v is None else "
+            f"os.environ.__setitem__(k, v) for k, v in env.items()]))(__import__('os'), {dict(env)!r})")
 
     def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Ask the kernel to exit (so the user's files are flushed), wait for exactly that

@@ -25,7 +25,8 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from executors._context import base_env, startup_part
 from executors._process import kill_tree, start
@@ -91,7 +92,7 @@ class WarmWorker:
     kernel are known); messages wait in a backlog until a run attaches."""
 
     def __init__(self, proc: subprocess.Popen[bytes], read_fd: int, env: dict[str, str], home: str,
-                 on_ready: Callable[[], None], on_exit: Callable[["WarmWorker"], None]) -> None:
+                 on_ready: Callable[[], None], on_exit: Callable[[WarmWorker], None]) -> None:
         self.proc = proc
         self.env = env                   # the environment it (and its kernel) started with
         self.key = env_key(env)

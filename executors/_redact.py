@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 MASK = "[secret]"
 # Secret values found by walking the context's secrets (not listed explicitly by the studio)

@@ -9,7 +9,14 @@ from executors._context import RunContext, now
 from executors._pool import get_pool
 from executors._process import StopReason
 from executors._runner import UnknownStepType, runner_for, warm_up
-from executors.base import RunListener, RunOutcome, RunRequest, RunStatus, StepOutcome, StepStatus
+from executors.base import (
+    RunListener,
+    RunOutcome,
+    RunRequest,
+    RunStatus,
+    StepOutcome,
+    StepStatus,
+)
 
 
 def run(request: RunRequest, listener: RunListener, cancel: threading.Event) -> RunOutcome:

@@ -21,7 +21,13 @@ import pytest
 
 import executors
 from executors import NotebookRunner, RunStatus, StepStatus, WarmNotebookRunner, run
-from executors._pool import HOME_PREFIX, POOL_SIZE_ENV, WarmPool, get_pool, sweep_leftovers
+from executors._pool import (
+    HOME_PREFIX,
+    POOL_SIZE_ENV,
+    WarmPool,
+    get_pool,
+    sweep_leftovers,
+)
 
 from .conftest import Recorder
 

@@ -48,12 +48,12 @@ NOTEBOOKS: dict[str, list[nbformat.NotebookNode]] = {
         new_code_cell("print('secret is', context.secrets.get('db'))"),
     ],
     # --- warm kernels: nothing leaks from one run into the next; the run's cwd and context ---
-    "leak_set.ipynb": [new_code_cell("leaked = 'from an earlier run'\nimport json\nprint('set')")],
+    "leak_set.ipynb": [new_code_cell("leaked = 'from an earlier run'\nimport json\nprint('set', json.dumps(leaked))")],
     "leak_check.ipynb": [new_code_cell(
         "names = [n for n in ('leaked', 'json') if n in globals()]\n"
         "print('leaked names:', names)\nassert not names, names")],
     "where.ipynb": [
-        new_code_cell("import os, sys\nprint('pid', os.getpid())\nprint('cwd', os.getcwd())"),
+        new_code_cell("import os\nprint('pid', os.getpid())\nprint('cwd', os.getcwd())"),
         new_code_cell(CONTEXT_IMPORT + "\nprint('context file', os.environ.get('STUDIO_CONTEXT_FILE'))\n"
                       "print('service', context.service.name)\nprint('extra', os.environ.get('STUDIO_TEST_EXTRA'))"),
         new_code_cell("open('written_here.txt', 'w').write('ok')"),
