@@ -232,6 +232,12 @@ class FormView(pn.viewable.Viewer):
             widget.value = value
 
 
+def _make(cls: type[Widget], **kwargs: Any) -> Widget:
+    """Build a widget, leaving out options its class lacks (Checkbox and RadioBoxGroup take no
+    ``description``; the help text is shown under every field anyway)."""
+    return cls(**{k: v for k, v in kwargs.items() if k in cls.param})
+
+
 def _widget(f: Field) -> Widget:
     """The widget of one field, holding its default."""
     label = f"{f.title} *" if f.required else f.title
@@ -245,39 +251,40 @@ def _widget(f: Field) -> Widget:
     text_extra = {"placeholder": f.placeholder} if f.placeholder else {}
     default = f.default
     if f.type == "text":
-        return pn.widgets.TextInput(value=default or "", **text_extra, **common)
+        return _make(pn.widgets.TextInput, value=default or "", **text_extra, **common)
     if f.type == "textarea":
-        return pn.widgets.TextAreaInput(value=default or "", **text_extra, **common)
+        return _make(pn.widgets.TextAreaInput, value=default or "", **text_extra, **common)
     if f.type in ("int", "float"):
         cls = pn.widgets.IntInput if f.type == "int" else pn.widgets.FloatInput
         bounds = {k: v for k, v in (("start", f.min), ("end", f.max), ("step", f.step)) if v is not None}
-        return cls(value=default, **bounds, **text_extra, **common)
+        return _make(cls, value=default, **bounds, **text_extra, **common)
     if f.type == "checkbox":
-        return pn.widgets.Checkbox(value=bool(default), **common)
+        return _make(pn.widgets.Checkbox, value=bool(default), **common)
     if f.type in ("select", "radio", "multiselect"):
         options = _options(f)
         if f.type == "multiselect":
-            return pn.widgets.MultiChoice(options=options, value=list(default or []), **text_extra, **common)
+            return _make(pn.widgets.MultiChoice, options=options, value=list(default or []), **text_extra, **common)
         if f.type == "radio":
-            return pn.widgets.RadioBoxGroup(options=options, value=default, **common)
+            return _make(pn.widgets.RadioBoxGroup, options=options, value=default, **common)
         if default is None or not f.required:
             options = {(f.placeholder or "—"): None, **options}
-        return pn.widgets.Select(options=options, value=default, **common)
+        return _make(pn.widgets.Select, options=options, value=default, **common)
     if f.type == "date":
-        return pn.widgets.DatePicker(value=dt.date.fromisoformat(default) if default else None, **common)
+        return _make(pn.widgets.DatePicker, value=dt.date.fromisoformat(default) if default else None, **common)
     if f.type == "datetime":
         value = dt.datetime.fromisoformat(default) if default else None
         if value is not None and value.tzinfo is not None:
             value = value.astimezone().replace(tzinfo=None)
-        return pn.widgets.DatetimePicker(value=value, **common)
+        return _make(pn.widgets.DatetimePicker, value=value, **common)
     if f.type == "json":
-        return pn.widgets.TextAreaInput(
+        return _make(
+            pn.widgets.TextAreaInput,
             value="" if default is None else json.dumps(default, indent=2),
             placeholder=f.placeholder or '{"key": "value"}',
             styles={"font-family": "monospace"}, auto_grow=True, **common,
         )
     if f.type == "file":
-        return pn.widgets.FileInput(**common)
+        return _make(pn.widgets.FileInput, **common)
     raise AssertionError(f"no widget for field type {f.type!r}")  # FIELD_TYPES is closed
 
 

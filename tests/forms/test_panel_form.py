@@ -165,3 +165,20 @@ def test_required_select_with_default_has_no_empty_option() -> None:
     view = FormView(form, got.append)
     assert view.widgets["x"].options == {"A": "a"}  # required with a default: no empty option
     assert view.submit() == {"x": "a"}
+
+
+def test_every_field_type_builds_with_help_text() -> None:
+    """Regression: Checkbox and RadioBoxGroup take no ``description``; a form giving every
+    field help text (as the forecast-form example does) must still build."""
+    from forms import parse_form
+
+    choices = [{"title": "A", "value": "a"}, {"title": "B", "value": "b"}]
+    fields = []
+    for kind in ("text", "textarea", "int", "float", "select", "multiselect", "radio", "file", "checkbox",
+                 "date", "datetime", "json"):
+        field: dict[str, Any] = {"name": f"f_{kind}", "type": kind, "label": kind, "description": f"help for {kind}"}
+        if kind in ("select", "multiselect", "radio"):
+            field["choices"] = choices
+        fields.append(field)
+    view = FormView(parse_form({"fields": fields}), on_submit=lambda values: None)
+    assert set(view.widgets) == {f["name"] for f in fields}
