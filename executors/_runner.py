@@ -141,7 +141,8 @@ def render_html(nb: Any) -> str:
         if _html_exporter is None:
             from nbconvert import HTMLExporter
 
-            _html_exporter = HTMLExporter()
+            templates = Path(__file__).parent / "templates"
+            _html_exporter = HTMLExporter(template_name="studio", extra_template_basedirs=[str(templates)])
         body, _ = _html_exporter.from_notebook_node(nb)
     return body
 

@@ -39,6 +39,7 @@ def test_run_list_get_logs(api):
     assert any("hi api" in line["message"] for line in api.get(f"/api/executions/{execution_id}/logs").json())
     html = api.get(f"/api/executions/{execution_id}/notebook.html")
     assert html.status_code == 200 and "sandbox" in html.headers["content-security-policy"]
+    assert "https:" not in html.headers["content-security-policy"] and "cdnjs" not in html.text
     files = api.get(f"/api/executions/{execution_id}/files").json()
     assert any(f["name"].endswith(".ipynb") for f in files)
     assert api.get(f"/api/executions/{execution_id}/files/../../secret.key").status_code == 404

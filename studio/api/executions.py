@@ -17,8 +17,9 @@ from studio.workspace import Workspace
 router = APIRouter(prefix="/api", tags=["executions"])
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
 # The rendered notebook is the analyst's HTML: it may hold script. It is served with a CSP
-# sandbox so it runs in an opaque origin, never with the studio's origin or cookies.
-SANDBOX_CSP = "sandbox allow-scripts allow-popups; default-src 'self' 'unsafe-inline' data: https:;"
+# sandbox so it runs in an opaque origin, never with the studio's origin or cookies, and may
+# load nothing from elsewhere (no exfiltration; reports render offline).
+SANDBOX_CSP = "sandbox allow-scripts allow-popups; default-src 'self' 'unsafe-inline' data:;"
 
 
 def ws_of(request: Request) -> Workspace:
