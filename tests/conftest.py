@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -148,3 +149,67 @@ def run_now(ws: Any, service: str, params: dict[str, Any] | None = None, **kwarg
     claimed = claim(ws, execution.id, "test-executor")
     assert claimed is not None
     return Executor(ws, owner="test-executor").run_claimed(claimed)
+
+
+# Real server + real browser (dashboard and form-page tests) ---------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_studio(ws: Any, roles: list[str]) -> Iterator[str]:
+    """The web app on a free loopback port (uvicorn in a thread) plus ``roles`` as threads,
+    as `studio up` runs them; yields the base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from studio.roles import start_roles
+    from studio.server import build_web_app
+
+    stop = threading.Event()
+    threads = start_roles(ws, roles, stop)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(build_web_app(ws), host="127.0.0.1", port=port, log_level="warning",
+                                           ws="websockets-sansio"))
+    web = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    web.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the web app did not start"
+        assert web.is_alive(), "the web app died while starting"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        web.join(timeout=10)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (make test does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -4,21 +4,14 @@ roles running beside it), and Debian's Chromium driven through Playwright."""
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+from tests.conftest import SCREENSHOTS, notebook, run_now, serve_studio, write_service
 
 # The notebook's output tries to reach the studio's page: the test asserts it cannot.
 XSS = ("<b id='nb-ok'>NOTEBOOK-OK</b><script>"
@@ -45,29 +38,10 @@ raise RuntimeError("broken on purpose")
 '''
 
 
-def write_service(root: Path, name: str, files: dict[str, Any]) -> None:
-    folder = root / name
-    folder.mkdir(parents=True)
-    for filename, content in files.items():
-        path = folder / filename
-        if filename.endswith(".ipynb"):
-            nbformat.write(content, str(path))
-        elif isinstance(content, (dict, list)):
-            path.write_text(json.dumps(content, indent=2))
-        else:
-            path.write_text(content)
-
-
-def report_notebook() -> Any:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [
-        nbformat.v4.new_code_cell('title = "Daily report"', metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(f"from IPython.display import HTML, display\ndisplay(HTML({XSS!r}))"),
-        nbformat.v4.new_code_cell('from studio import context\ncontext.log.info("report ran: " + title)\n'
-                                  'print("rows:", 42)'),
-    ]
-    return nb
+def report_notebook() -> str:
+    return notebook(f"from IPython.display import HTML, display\ndisplay(HTML({XSS!r}))",
+                    'from studio import context\ncontext.log.info("report ran: " + title)\nprint("rows:", 42)',
+                    parameters='title = "Daily report"')
 
 
 def make_project(root: Path) -> None:
@@ -95,23 +69,6 @@ def make_project(root: Path) -> None:
     })
 
 
-def run_now(ws: Any, key: str, params: dict[str, Any] | None = None) -> Any:
-    """Start an execution and run it right here with the real executor."""
-    from studio import runs
-    from studio.executor import Executor, claim
-
-    execution = runs.start(ws, ws.service(key), params or {})
-    claimed = claim(ws, execution.id, "test")
-    assert claimed is not None
-    return Executor(ws, owner="test").run_claimed(claimed)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Studio:
     url: str
@@ -121,10 +78,6 @@ class Studio:
 
 @pytest.fixture(scope="session")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    import uvicorn
-
-    from studio.roles import start_roles
-    from studio.server import build_web_app
     from studio.workspace import Workspace, init_workspace
 
     home = init_workspace(tmp_path_factory.mktemp("studio") / "ws", with_examples=False)
@@ -141,39 +94,11 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     assert done["report"].status == "completed", done["report"].error
     assert done["broken"].status == "failed"
 
-    stop = threading.Event()
-    threads = start_roles(ws, ["router", "executor"], stop)
-    app = build_web_app(ws)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws="websockets-sansio"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the web server did not start"
-        time.sleep(0.05)
     try:
-        yield Studio(url=f"http://127.0.0.1:{port}", ws=ws, executions=done)
+        with serve_studio(ws, ["router", "executor"]) as url:
+            yield Studio(url=url, ws=ws, executions=done)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        stop.set()
-        for t in threads:
-            t.join(timeout=15)
         ws.close()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @dataclass
@@ -188,9 +113,7 @@ def page(browser: Any) -> Iterator[Any]:
     pg = context.new_page()
     errors = Errors()
     def console(msg: Any) -> None:
-        # A failed load is reported by the request checks below, which know which frame asked;
-        # the sandboxed notebook may reach for its CDN scripts offline, and that is its own affair.
-        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+        if msg.type == "error":
             errors.messages.append(f"console: {msg.text} ({msg.location.get('url')})")
 
     def response(r: Any) -> None:
@@ -198,7 +121,7 @@ def page(browser: Any) -> Iterator[Any]:
             errors.messages.append(f"HTTP {r.status}: {r.url}")
 
     def failed(request: Any) -> None:
-        if request.frame == pg.main_frame:
+        if True:   # any frame, the notebook's included: nothing may fail to load
             errors.messages.append(f"request failed: {request.url} {request.failure}")
 
     pg.on("console", console)

@@ -3,22 +3,12 @@ executor thread, and Debian's Chromium through Playwright."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import notebook, write_service
+from tests.conftest import SCREENSHOTS, notebook, serve_studio, write_service
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-# The rendered notebook (nbconvert's template, made by the executors) loads require.js and
-# MathJax from cdnjs; offline (no DNS here) those fail inside its sandboxed iframe. Not the
-# form page's doing, so only failures of exactly that origin are tolerated.
-NOTEBOOK_CDN = "https://cdnjs.cloudflare.com/ajax/libs/"
 
 REPORT_FIELDS = {"fields": [
     {"name": "title", "type": "text", "label": "Title", "required": True, "placeholder": "Q3 report"},
@@ -53,19 +43,9 @@ SERVICES: dict[str, dict[str, Any]] = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A running studio: ``{"ws", "url"}``."""
-    import uvicorn
-
-    from studio.roles import start_roles
-    from studio.server import build_web_app
     from studio.workspace import Workspace, init_workspace
 
     root = tmp_path_factory.mktemp("formpage")
@@ -77,43 +57,11 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     ws = Workspace.open(root / "home")
     ws.add_project("demo", project)
     ws.sync()
-
-    stop = threading.Event()
-    threads = start_roles(ws, ["executor"], stop)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(build_web_app(ws), host="127.0.0.1", port=port,
-                                           log_level="warning", ws="websockets-sansio"))
-    web = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    web.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the web app did not start"
-        assert web.is_alive(), "the web app died while starting"
-        time.sleep(0.05)
     try:
-        yield {"ws": ws, "url": f"http://127.0.0.1:{port}"}
+        with serve_studio(ws, ["executor"]) as url:
+            yield {"ws": ws, "url": url}
     finally:
-        server.should_exit = True
-        web.join(timeout=10)
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=15)
         ws.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
@@ -126,12 +74,11 @@ def page(browser: Any) -> Iterator[Any]:
 
     def on_console(msg: Any) -> None:
         url = (msg.location or {}).get("url", "")
-        if msg.type == "error" and not url.startswith(NOTEBOOK_CDN):
+        if msg.type == "error":
             errors.append(f"console error: {msg.text} at {url}")
 
     def on_failed(request: Any) -> None:
-        if not request.url.startswith(NOTEBOOK_CDN):
-            errors.append(f"request failed: {request.url} {request.failure}")
+        errors.append(f"request failed: {request.url} {request.failure}")
 
     page.on("console", on_console)
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
