@@ -71,7 +71,10 @@ class FormView(pn.viewable.Viewer):
             )
             watched = ["value", "filename"] if f.type == "file" else ["value"]
             widget.param.watch(lambda *events, name=f.name: self._changed(name), watched)
-            rows.append(pn.Column(widget, self._helps[f.name], self._messages[f.name], margin=0))
+            # A radio group draws no title of its own: give it the label the other widgets show.
+            title = ([pn.pane.HTML(html.escape(f"{f.title} *" if f.required else f.title), margin=(5, 10, 0, 10),
+                                   css_classes=["studio-field-label"])] if f.type == "radio" else [])
+            rows.append(pn.Column(*title, widget, self._helps[f.name], self._messages[f.name], margin=0))
         self.submit_button = pn.widgets.Button(
             label="Submit", button_type="primary", css_classes=["studio-submit"]
         )

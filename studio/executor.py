@@ -345,6 +345,7 @@ class Executor:
         On stop, runs still going get ``shutdown_grace`` seconds to finish; the rest are
         stopped and handed back (marked lost, retried at once elsewhere).
         """
+        executors.prewarm()   # warm kernels ready before the first run asks for one
         slots = threading.Semaphore(self.concurrency)
         threads: list[threading.Thread] = []
         consumer = None
