@@ -130,10 +130,8 @@ def _config(folder: Path, problems: list[Problem]) -> dict[str, Any]:
 
 def _form(folder: Path, steps: list[str], problems: list[Problem]) -> Any:
     """The service's form: parameters.json, else inferred from the first notebook's parameters cell."""
-    try:
-        import forms
-    except ImportError:  # forms is part of the distribution; only a broken install lacks it
-        return None
+    import forms
+
     path = folder / "parameters.json"
     if path.exists():
         try:

@@ -12,10 +12,15 @@ import signal
 import threading
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import click
 
 from studio.roles import ROLES, start_roles
 from studio.workspace import Workspace
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("studio.server")
 
@@ -37,17 +42,29 @@ def watch_projects(ws: Workspace, stop: threading.Event) -> None:
 def build_web_app(ws: Workspace):  # -> FastAPI
     from studio.api import create_app
 
-    app = create_app(ws)
-    try:
-        from studio.dashboard import mount
-    except ImportError:   # the dashboard ships with the package; an API-only build still serves
-        log.warning("dashboard not available; serving the API only")
-    else:
-        mount(app, ws)
-    from studio import formpage
+    from studio import dashboard, formpage
 
-    formpage.mount(app, ws)   # /form?service=project/name, the business users' form page
+    app = create_app(ws)
+    dashboard.mount(app, ws)   # the operators' pages
+    formpage.mount(app, ws)    # /form?service=project/name, the business users' form page
+    _favicon(app)
     return app
+
+
+def _favicon(app: "FastAPI") -> None:
+    """Panel pages link ``./favicon.ico``; its Tornado server answers it, FastAPI does not (a 404
+    in every page's console). Serve Panel's icon there unless someone already does."""
+    if any(getattr(route, "path", None) == "/favicon.ico" for route in app.routes):
+        return
+    from fastapi.responses import FileResponse
+    from panel.io.resources import DIST_DIR
+
+    icon = DIST_DIR / "images" / "favicon.ico"
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(icon, media_type="image/x-icon")
+
 
 
 def serve(ws: Workspace, roles: list[str] | None = None, host: str | None = None, port: int | None = None) -> None:

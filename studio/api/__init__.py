@@ -27,14 +27,9 @@ def create_app(ws: Workspace) -> FastAPI:
             body["errors"] = [e.as_dict() for e in exc.errors]
         return JSONResponse(body, status_code=exc.status_code)
 
-    from studio.api import executions, services
+    from studio.api import events, executions, services
 
     app.include_router(services.router)
     app.include_router(executions.router)
-    try:
-        from studio.api import events
-    except ImportError:   # shipped with the events package
-        pass
-    else:
-        app.include_router(events.router)
+    app.include_router(events.router)
     return app

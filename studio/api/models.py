@@ -111,10 +111,8 @@ class ErrorOut(BaseModel):
 def _schedule(svc: ServiceDef) -> dict[str, Any] | None:
     if not svc.manifest.schedule:
         return None
-    try:
-        from studio.scheduler import schedule_info
-    except ImportError:
-        return {"schedule": svc.manifest.schedule, "timezone": svc.manifest.timezone, "valid": True, "next": []}
+    from studio.scheduler import schedule_info
+
     return schedule_info(svc)
 
 

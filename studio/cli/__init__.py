@@ -85,15 +85,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    from studio.cli import runs, secrets, services, workspace
+    from studio.cli import events, runs, secrets, services, workspace
 
-    for module in (workspace, services, runs, secrets):
+    for module in (workspace, services, runs, secrets, events):
         module.register(cli)
-    try:
-        from studio.cli import events
-    except ImportError:   # the events commands ship with the events package
-        return
-    events.register(cli)
 
 
 _register()

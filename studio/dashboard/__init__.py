@@ -24,7 +24,7 @@ log = logging.getLogger("studio.dashboard")
 __all__ = ["mount", "pages"]
 
 
-def pages(ws: Workspace, app: Any = None) -> dict[str, Callable[[], Any]]:
+def pages(ws: Workspace) -> dict[str, Callable[[], Any]]:
     """URL path -> function building that page (a template) for one browser session."""
     from studio.dashboard.events import EventsPage
     from studio.dashboard.execution import ExecutionPage
@@ -38,10 +38,10 @@ def pages(ws: Workspace, app: Any = None) -> dict[str, Callable[[], Any]]:
         return shell("Overview", Overview(ws), active="/")
 
     def services() -> Any:
-        return shell("Services", ServicesPage(ws, app=app), active="/services")
+        return shell("Services", ServicesPage(ws), active="/services")
 
     def execution() -> Any:
-        page = ExecutionPage(ws, app=app)
+        page = ExecutionPage(ws)
         return shell("Execution" if page.execution_id else "Executions", page,
                      active="" if page.execution_id else "/execution")
 
@@ -62,6 +62,6 @@ def mount(app: Any, ws: Workspace, extra: dict[str, Callable[[], Any]] | None = 
     """Add the dashboard's pages (and ``extra`` ones, e.g. the form page) to the FastAPI ``app``."""
     from panel.io.fastapi import add_applications
 
-    routes = pages(ws, app) | dict(extra or {})
+    routes = pages(ws) | dict(extra or {})
     titles = {path: "Studio" for path in routes}
     return add_applications(routes, app=app, title=titles)

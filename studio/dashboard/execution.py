@@ -41,7 +41,7 @@ def log_lines(records: list[Any]) -> list[str]:
 class ExecutionPage(pn.viewable.Viewer):
     execution_id = param.String(default="")
 
-    def __init__(self, ws: Workspace, app: Any = None, **params: Any) -> None:
+    def __init__(self, ws: Workspace, **params: Any) -> None:
         params.setdefault("execution_id", arg("id"))
         super().__init__(**params)
         self.ws = ws
@@ -54,7 +54,7 @@ class ExecutionPage(pn.viewable.Viewer):
             self.view = html_pane(empty(f"No execution {esc(self.execution_id)} — see the "
                                         f"<a href=\"/execution\">list of executions</a>."))
             return
-        self.view = ExecutionDetail(ws, execution.id, app=app)
+        self.view = ExecutionDetail(ws, execution.id)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.view
@@ -97,10 +97,9 @@ class ExecutionList(pn.viewable.Viewer):
 
 
 class ExecutionDetail(pn.viewable.Viewer):
-    def __init__(self, ws: Workspace, execution_id: str, app: Any = None, **params: Any) -> None:
+    def __init__(self, ws: Workspace, execution_id: str, **params: Any) -> None:
         super().__init__(**params)
         self.ws = ws
-        self.app = app
         self.execution_id = execution_id
         self.header = html_pane()
         self.params_pane = html_pane()
@@ -212,9 +211,6 @@ class ExecutionDetail(pn.viewable.Viewer):
         except StudioError as exc:
             self.message.object = f'<span style="color:#c62828">{esc(exc)}</span>'
             return
-        wake = getattr(getattr(self.app, "state", None), "wake_executor", None)
-        if wake:
-            wake()
         self.message.object = f'<span class="run-started">Re-run queued: {execution_link(new.id, new.id)}</span>'
 
     def do_cancel(self, _: Any = None) -> None:

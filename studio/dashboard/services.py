@@ -31,13 +31,12 @@ def render_markdown(text: str) -> str:
 class ServicesPage(pn.viewable.Viewer):
     service = param.String(default="", doc="project/name of the service shown in detail")
 
-    def __init__(self, ws: Workspace, app: Any = None, **params: Any) -> None:
+    def __init__(self, ws: Workspace, **params: Any) -> None:
         params.setdefault("service", arg("service"))
         super().__init__(**params)
         self.ws = ws
-        self.app = app
         try:
-            self.view: pn.viewable.Viewable = (ServiceDetail(ws, ws.service(self.service, refresh=False), app)
+            self.view: pn.viewable.Viewable = (ServiceDetail(ws, ws.service(self.service, refresh=False))
                                                if self.service else ServiceList(ws))
         except StudioError as exc:
             self.view = html_pane(empty(f"{esc(exc)} — pick one from the <a href=\"/services\">list of "
@@ -119,11 +118,10 @@ class ServiceList(pn.viewable.Viewer):
 
 
 class ServiceDetail(pn.viewable.Viewer):
-    def __init__(self, ws: Workspace, svc: ServiceDef, app: Any = None, **params: Any) -> None:
+    def __init__(self, ws: Workspace, svc: ServiceDef, **params: Any) -> None:
         super().__init__(**params)
         self.ws = ws
         self.svc = svc
-        self.app = app
         self.service_id = ws.service_id(svc)
         summary = service_summary(ws, svc)
         allowed = svc.manifest.allow_manual_triggering and svc.runnable
@@ -172,9 +170,6 @@ class ServiceDetail(pn.viewable.Viewer):
         except StudioError as exc:
             self.message.object = f'<span style="color:#c62828">{esc(exc)}</span>'
             return
-        wake = getattr(getattr(self.app, "state", None), "wake_executor", None)
-        if wake:
-            wake()
         self.message.object = (f'<span class="run-started">Execution {execution_link(execution.id, execution.id)} '
                                f'queued.</span>')
         self.refresh_executions()

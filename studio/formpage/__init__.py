@@ -33,21 +33,5 @@ def mount(app: Any, ws: Workspace) -> Any:
     from studio.formpage.page import form_page
 
     app.include_router(router)
-    _favicon(app)
-    return add_applications({FORM_PATH: lambda: form_page(ws, app)}, app=app,
+    return add_applications({FORM_PATH: lambda: form_page(ws)}, app=app,
                             title={FORM_PATH: "Studio · Form"})
-
-
-def _favicon(app: Any) -> None:
-    """Panel pages link ``./favicon.ico``; its Tornado server answers it, FastAPI does not (a 404
-    in every page's console). Serve Panel's icon there unless someone already does."""
-    if any(getattr(route, "path", None) == "/favicon.ico" for route in app.routes):
-        return
-    from fastapi.responses import FileResponse
-    from panel.io.resources import DIST_DIR
-
-    icon = DIST_DIR / "images" / "favicon.ico"
-
-    @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> FileResponse:
-        return FileResponse(icon, media_type="image/x-icon")

@@ -74,9 +74,9 @@ def _arg(name: str) -> str:
     return (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).strip()
 
 
-def form_page(ws: Workspace, app: Any = None) -> pn.viewable.Viewable:
+def form_page(ws: Workspace) -> pn.viewable.Viewable:
     """The page for one browser session (the service comes from ``?service=``)."""
-    page = FormPage(ws, _arg("service"), from_execution=_arg("from") or None, app=app)
+    page = FormPage(ws, _arg("service"), from_execution=_arg("from") or None)
     return pn.Column(page, sizing_mode="stretch_width", max_width=960,
                      styles={"margin": "0 auto", "padding": "8px 16px"})
 
@@ -85,9 +85,9 @@ class FormPage(pn.viewable.Viewer):
     """One service's form and the runs started from it, in one browser session."""
 
     def __init__(self, ws: Workspace, service: str, *, from_execution: str | None = None,
-                 app: Any = None, **params: Any) -> None:
+                 **params: Any) -> None:
         super().__init__(**params)
-        self.ws, self.app = ws, app
+        self.ws = ws
         self.svc: ServiceDef | None = None
         self.form_view: Any = None
         self.execution_id: str | None = None
@@ -267,7 +267,6 @@ class FormPage(pn.viewable.Viewer):
         assert self.svc is not None
         values = store_uploads(self.ws, values, self._file_fields())
         execution = runs.start(self.ws, self.svc, values, trigger="form")
-        self._wake()
         self.follow(execution.id)
         return execution
 
@@ -280,7 +279,6 @@ class FormPage(pn.viewable.Viewer):
         except StudioError as exc:
             self.run_status.object = f'<p class="problem">{esc(exc)}</p>'
             return
-        self._wake()
         self.follow(execution.id)
 
     def do_save(self) -> None:
@@ -307,10 +305,6 @@ class FormPage(pn.viewable.Viewer):
         self.save_message.object = f'<span class="muted">Saved as <b>{esc(name)}</b>.</span>'
         self._reset(self.saved_select, self._saved_options())
 
-    def _wake(self) -> None:
-        wake = getattr(getattr(self.app, "state", None), "wake_executor", None)
-        if wake:
-            wake()
 
     # -- following a run ---------------------------------------------------------------
 
