@@ -9,6 +9,7 @@ executed notebook (``<step>.ipynb`` + ``<step>.html``) into the output folder.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 import traceback as tb
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,14 +43,14 @@ class StepResult:
     notebook: Path | None = None           # executed notebook, unredacted, in the private dir
 
 
-class StepRunner:
+class StepRunner(ABC):
     """Base class of step runners. Subclasses set ``suffix`` and implement ``execute``."""
 
     suffix: str = ""
 
+    @abstractmethod
     def execute(self, step: str, path: Path, ctx: RunContext) -> StepResult:
         """Run the step file ``path`` (``step`` is its name relative to the workdir)."""
-        raise NotImplementedError
 
     def run(self, step: str, ctx: RunContext) -> StepOutcome:
         ctx.step = step
