@@ -9,8 +9,8 @@ executed notebook (``<step>.ipynb`` + ``<step>.html``) into the output folder.
 from __future__ import annotations
 
 import threading
-from abc import ABC, abstractmethod
 import traceback as tb
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
