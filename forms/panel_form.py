@@ -259,8 +259,10 @@ def _widget(f: Field) -> Widget:
         return _make(pn.widgets.TextAreaInput, value=default or "", **text_extra, **common)
     if f.type in ("int", "float"):
         cls = pn.widgets.IntInput if f.type == "int" else pn.widgets.FloatInput
-        bounds = {k: v for k, v in (("start", f.min), ("end", f.max), ("step", f.step)) if v is not None}
-        return _make(cls, value=default, **bounds, **text_extra, **common)
+        # No start/end on the widget: Bokeh would silently put an out-of-range value back to the
+        # last valid one. The value stays as typed and the field's message says what is allowed.
+        step = {"step": f.step} if f.step is not None else {}
+        return _make(cls, value=default, **step, **text_extra, **common)
     if f.type == "checkbox":
         return _make(pn.widgets.Checkbox, value=bool(default), **common)
     if f.type in ("select", "radio", "multiselect"):

@@ -16,6 +16,7 @@ import unicodedata
 import uuid
 from pathlib import Path
 
+from studio.errors import StudioError
 from studio.workspace import Workspace
 
 UPLOADS = "uploads"
@@ -45,10 +46,18 @@ def uploads_dir(ws: Workspace) -> Path:
     return Path(ws.settings.artefact_dir) / UPLOADS
 
 
+class UploadTooLarge(StudioError):
+    status_code = 413
+
+
 def store_upload(ws: Workspace, filename: str | None, content: bytes) -> str:
     """Keep ``content`` in the artefact store; returns the absolute path of the new file."""
     if not isinstance(content, (bytes, bytearray, memoryview)):
         raise TypeError(f"an upload's content must be bytes, not {type(content).__name__}")
+    limit = ws.settings.max_upload_bytes
+    if len(content) > limit:
+        raise UploadTooLarge(f"{safe_filename(filename)} is {len(content):,} bytes; uploads may be at most "
+                             f"{limit:,} bytes (setting max_upload_bytes)")
     folder = uploads_dir(ws).resolve() / uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=False)
     path = folder / safe_filename(filename)

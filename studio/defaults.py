@@ -50,6 +50,9 @@ EXECUTOR_CONCURRENCY = 2
 # Largest event or webhook body accepted (413 above it). 1 MiB is far beyond any
 # sensible event; big data belongs in the artefact store, referenced by the event.
 MAX_EVENT_BYTES = 1024 * 1024
+# Largest file a form or the REST API may upload (413 above it). Data files for a report, not
+# a data lake: bigger inputs belong in a database or object store the notebook reads.
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 # Hops an event chain may make through mappings before it is cut as a loop.
 MAX_MAPPING_HOPS = 16
 

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     run_timeout: float = defaults.RUN_TIMEOUT_SECONDS
     max_output_bytes: int = defaults.MAX_OUTPUT_BYTES
     max_event_bytes: int = defaults.MAX_EVENT_BYTES
+    max_upload_bytes: int = defaults.MAX_UPLOAD_BYTES
 
     @field_validator("secret_keys", mode="before")
     @classmethod

@@ -19,6 +19,6 @@ async def upload_file(request: Request, project: str, name: str, file: UploadFil
     ws = request.app.state.ws
     svc = ws.service(f"{project}/{name}", refresh=False)
     authorize(LOCAL_USER, "run", svc.project)
-    content = await file.read()
+    content = await file.read(ws.settings.max_upload_bytes + 1)   # one byte over is enough to refuse
     path = store_upload(ws, file.filename, content)
     return {"path": path, "filename": Path(path).name, "size": len(content)}

@@ -72,6 +72,11 @@ def test_rest_upload_gives_a_path_a_run_accepts(make_workspace: Callable[..., An
     execution = runs.start(ws, ws.service("demo/report"), {"title": "t", "data": body["path"]})
     assert execution.params["data"] == body["path"]
 
+    ws.settings.max_upload_bytes = 1000
+    too_big = client.post("/api/services/demo/report/uploads", files={"file": ("big.csv", b"x" * 1001)})
+    assert too_big.status_code == 413 and "at most 1,000 bytes" in too_big.json()["error"]
+    assert [p.name for p in uploads_dir(ws).rglob("*") if p.is_file()] == ["q3_sales.csv"]   # nothing new kept
+
     missing = client.post("/api/services/demo/nothing/uploads", files={"file": ("a.txt", b"x")})
     assert missing.status_code == 404
     assert client.get("/favicon.ico").status_code == 200
