@@ -61,8 +61,9 @@ class FormView(pn.viewable.Viewer):
         for f in form.fields:
             widget = _widget(f)
             self.widgets[f.name] = widget
+            help_text = " ".join(filter(None, [f.description, _bounds_text(f)]))
             self._helps[f.name] = pn.pane.HTML(
-                html.escape(f.description or ""), visible=bool(f.description),
+                html.escape(help_text), visible=bool(help_text),
                 css_classes=["studio-field-help"], styles=_HELP_STYLE, margin=(0, 10),
             )
             self._messages[f.name] = pn.pane.HTML(
@@ -233,6 +234,17 @@ class FormView(pn.viewable.Viewer):
             widget.value = list(value or [])
         else:
             widget.value = value
+
+
+def _bounds_text(f: Field) -> str:
+    """The allowed range of a number field, in words (the widget itself does not clamp)."""
+    if f.min is not None and f.max is not None:
+        return f"Between {f.min} and {f.max}."
+    if f.min is not None:
+        return f"At least {f.min}."
+    if f.max is not None:
+        return f"At most {f.max}."
+    return ""
 
 
 def _make(cls: type[Widget], **kwargs: Any) -> Widget:

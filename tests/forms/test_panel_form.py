@@ -53,7 +53,8 @@ def test_widget_per_type(view: FormView) -> None:
     assert view.widgets["title"].placeholder == "Q3 report"
     assert view.widgets["notes"].description == "free text"
     rows = view.widgets["rows"]
-    assert (rows.value, rows.start, rows.end, rows.step) == (10, 1, 100, 1)
+    assert (rows.value, rows.start, rows.end, rows.step) == (10, None, None, 1)   # no silent clamping
+    assert "Between 1 and 100." in view._helps["rows"].object                     # the bounds, in words
     assert view.widgets["rate"].step == 0.05
     assert view.widgets["region"].options == {"—": None, "North": "n", "South": "s"}
     assert view.widgets["size"].value == 2
