@@ -23,7 +23,8 @@ def count(ws, model, *where):
 
 def test_due_slot_fires_once_across_restarts(ws, project):
     project.add("rep", {"schedule": "*/5 * * * *"})
-    now = later(6)
+    # One minute past a slot, so "30 s later" below is still before the next slot whatever the clock says.
+    now = latest_slot("*/5 * * * *", ZoneInfo("UTC"), later(6)) + timedelta(minutes=1)
     fired = tick(ws, now)
     assert len(fired) == 1 and fired[0].outcome == "started"
     assert fired[0].slot == latest_slot("*/5 * * * *", ZoneInfo("UTC"), now)
