@@ -64,10 +64,11 @@ def test_missed_slots_catch_up_once(ws, project):
     assert len(first) == 1
     # the studio was down for five hours: only the latest missed slot fires
     restarted = Scheduler(ws)
-    caught_up = restarted.tick(later(61 + 300))
+    back_up = latest_slot("@hourly", ZoneInfo("UTC"), later(61 + 300)) + timedelta(minutes=10)
+    caught_up = restarted.tick(back_up)
     assert len(caught_up) == 1
-    assert caught_up[0].slot == latest_slot("@hourly", ZoneInfo("UTC"), later(61 + 300))
-    assert restarted.tick(later(61 + 301)) == []
+    assert caught_up[0].slot == back_up - timedelta(minutes=10)
+    assert restarted.tick(back_up + timedelta(minutes=1)) == []   # still before the next slot
     assert count(ws, ScheduleSlot) == 2
 
 
