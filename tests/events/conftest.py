@@ -14,7 +14,7 @@ import pytest
 
 from studio.workspace import Workspace, init_workspace
 
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, missing
 
 
 
@@ -27,7 +27,7 @@ def db_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str
         return
     reason = request.getfixturevalue("pg_reason")
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     import sqlalchemy as sa
 
     schema = f"ev_test_{uuid.uuid4().hex[:10]}"

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.conftest import PG_ADMIN_URL, pg_problem, write_service
+from tests.conftest import fresh_pg_database, write_service
 
 REPO = Path(__file__).resolve().parents[2]
 # Short timings so chaos tests finish quickly: a 6 s lease (a killed executor's run is lost
@@ -42,23 +42,9 @@ SLEEPY = 'import time\nprint("ran", flush=True)\ntime.sleep(6)\nprint("woke", fl
 
 @pytest.fixture(scope="module")
 def pg_module_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test module; dropped afterwards."""
-    problem = pg_problem()
-    if problem:
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432 ({problem})")
-    import uuid
-
-    import psycopg
-
-    name = f"studio_scale_{uuid.uuid4().hex[:10]}"
-    admin = PG_ADMIN_URL.replace("+psycopg", "")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A fresh PostgreSQL database for one test module."""
+    with fresh_pg_database("studio_scale") as url:
+        yield url
 
 
 @dataclass
