@@ -24,13 +24,10 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._stats import pct  # noqa: E402
 
 from studio.bus import EventBus, open_bus  # noqa: E402
 
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def bus_throughput(url: str, count: int) -> float:
@@ -133,7 +130,7 @@ def raw_kafka(bootstrap: str, count: int) -> tuple[float, float]:
 
 def report(name: str, rate: float, lat: list[float], baseline_name: str, baseline: float) -> None:
     print(f"{name:<12} publish+consume+ack {rate:8.0f} msg/s | {baseline_name} {baseline:8.0f} /s | "
-          f"ratio {rate / baseline:5.2f} | latency p50 {pct(lat, .5) * 1000:6.2f} ms  p99 {pct(lat, .99) * 1000:6.2f} ms")
+          f"ratio {rate / baseline:5.2f} | latency p50 {pct(lat, 50) * 1000:6.2f} ms  p99 {pct(lat, 99) * 1000:6.2f} ms")
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._stats import pct  # noqa: E402
 
 from sqlalchemy import insert, select  # noqa: E402
 
@@ -179,10 +180,6 @@ def pages(sample: dict[str, Any] | None) -> dict[str, str]:
     }
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
 
 def measure(base: str, paths: dict[str, str], repeat: int) -> dict[str, dict[str, list[float]]]:
     import httpx
@@ -253,8 +250,8 @@ def main() -> None:
     for name in runs["empty"]:
         for kind in ("doc", "browser"):
             e, s = runs["empty"][name][kind], runs["seeded"][name][kind]
-            print(f"{name:<13} {kind:>7} {statistics.median(e):>10.0f} {pct(e, .95):>7.0f} "
-                  f"{statistics.median(s):>11.0f} {pct(s, .95):>7.0f} {statistics.median(s) / statistics.median(e):>9.2f}x")
+            print(f"{name:<13} {kind:>7} {statistics.median(e):>10.0f} {pct(e, 95):>7.0f} "
+                  f"{statistics.median(s):>11.0f} {pct(s, 95):>7.0f} {statistics.median(s) / statistics.median(e):>9.2f}x")
     print("\nms; doc = HTTP GET of the page (server builds the session document); browser = navigation until "
           "the content is on screen. Same machine, same run.")
 

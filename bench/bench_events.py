@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._stats import pct  # noqa: E402
 
 from sqlalchemy import func, select  # noqa: E402
 
@@ -36,10 +37,6 @@ from studio.events.ingest import accept  # noqa: E402
 from studio.router import Router  # noqa: E402
 from studio.workspace import Workspace, init_workspace  # noqa: E402
 
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 class TimedRouter(Router):
